@@ -1,0 +1,1 @@
+"""Staff accounts: roles, login with TOTP, invitations, vetting, sessions and role guards."""

@@ -1,0 +1,211 @@
+"""The admin area: staff, invitations, vetting, roles, and the audit log viewer."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
+
+from accounts import services
+from accounts.forms import AuditFilterForm, ConfirmForm, InviteForm, RoleForm
+from accounts.guards import reauth_required, role_required
+from accounts.mail import send_link
+from accounts.models import Invitation, Role, User
+from audit.models import AuditRecord
+from extensions import db
+from security.clock import now
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+AUDIT_PAGE_SIZE = 50
+
+
+def _user_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def _actor() -> User:
+    return current_user._get_current_object()
+
+
+def _link_page(token: str, link: Invitation, heading: str) -> ResponseReturnValue:
+    url = url_for("accounts.accept_invitation", token=token, _external=True)
+    sent = send_link(
+        link.email,
+        heading,
+        f"Open this link within 48 hours to set your password:\n\n{url}\n",
+    )
+    db.session.commit()
+    return render_template(
+        "admin/link_created.html", url=url, link=link, heading=heading, sent=sent
+    )
+
+
+@bp.get("/")
+@role_required(Role.ADMIN)
+def index() -> ResponseReturnValue:
+    """Staff list, pending invitations, and the invitation form."""
+    users = db.session.scalars(select(User).order_by(User.is_vetted, User.name)).all()
+    invitations = db.session.scalars(
+        select(Invitation)
+        .where(Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
+        .order_by(Invitation.created_at.desc())
+    ).all()
+    return render_template(
+        "admin/index.html",
+        users=users,
+        invitations=invitations,
+        invite_form=InviteForm(),
+        confirm_form=ConfirmForm(),
+        role_form=RoleForm(),
+        moment=now(),
+    )
+
+
+@bp.post("/invitations")
+@role_required(Role.ADMIN)
+def invite() -> ResponseReturnValue:
+    """Create an invitation link to show to the admin (and email it if SMTP is set up)."""
+    form = InviteForm()
+    if form.validate_on_submit():
+        try:
+            token, link = services.invite_user(
+                form.email.data or "", form.name.data or "", Role(form.role.data), actor=_actor()
+            )
+        except services.AccountError as error:
+            form.email.errors = [str(error)]
+        else:
+            return _link_page(token, link, "Your invitation")
+    flash("The invitation was not created: check the form.", "error")
+    users = db.session.scalars(select(User).order_by(User.name)).all()
+    return render_template(
+        "admin/index.html",
+        users=users,
+        invitations=[],
+        invite_form=form,
+        confirm_form=ConfirmForm(),
+        role_form=RoleForm(),
+        moment=now(),
+    ), 400
+
+
+@bp.post("/invitations/<int:invitation_id>/revoke")
+@role_required(Role.ADMIN)
+def revoke_invitation(invitation_id: int) -> ResponseReturnValue:
+    """Make an unused invitation unusable."""
+    link = db.session.get(Invitation, invitation_id)
+    if link is None or not ConfirmForm().validate_on_submit():
+        abort(404)
+    services.revoke_invitation(link, actor=_actor())
+    db.session.commit()
+    flash("Invitation revoked.", "info")
+    return redirect(url_for("admin.index"))
+
+
+def _user_action(user_id: int, action: str) -> ResponseReturnValue:
+    user = _user_or_404(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    actions = {
+        "vet": (services.vet_user, "{name} is vetted and can sign in."),
+        "deactivate": (services.deactivate_user, "{name} is deactivated; their sessions ended."),
+        "reactivate": (services.reactivate_user, "{name} can sign in again."),
+        "unlock": (services.unlock_user, "{name} is unlocked."),
+    }
+    function, message = actions[action]
+    try:
+        function(user, actor=_actor())
+    except services.AccountError as error:
+        flash(str(error), "error")
+        return redirect(url_for("admin.index"))
+    db.session.commit()
+    flash(message.format(name=user.name), "info")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/users/<int:user_id>/vet")
+@role_required(Role.ADMIN)
+def vet(user_id: int) -> ResponseReturnValue:
+    """Mark a user vetted."""
+    return _user_action(user_id, "vet")
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@role_required(Role.ADMIN)
+def deactivate(user_id: int) -> ResponseReturnValue:
+    """Deactivate a user and end their sessions."""
+    return _user_action(user_id, "deactivate")
+
+
+@bp.post("/users/<int:user_id>/reactivate")
+@role_required(Role.ADMIN)
+def reactivate(user_id: int) -> ResponseReturnValue:
+    """Reactivate a user."""
+    return _user_action(user_id, "reactivate")
+
+
+@bp.post("/users/<int:user_id>/unlock")
+@role_required(Role.ADMIN)
+def unlock(user_id: int) -> ResponseReturnValue:
+    """Lift a lockout."""
+    return _user_action(user_id, "unlock")
+
+
+@bp.post("/users/<int:user_id>/role")
+@role_required(Role.ADMIN)
+@reauth_required
+def change_role(user_id: int) -> ResponseReturnValue:
+    """Change a user's role (after re-authentication)."""
+    user = _user_or_404(user_id)
+    form = RoleForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        services.change_role(user, Role(form.role.data), actor=_actor())
+    except services.AccountError as error:
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(f"{user.name} is now {user.role.label}.", "info")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/users/<int:user_id>/reset")
+@role_required(Role.ADMIN)
+@reauth_required
+def reset(user_id: int) -> ResponseReturnValue:
+    """Reset a user's password and authenticator; a new one-time link is shown."""
+    user = _user_or_404(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if user.id == _actor().id:
+        flash("You cannot reset your own account; ask another admin.", "error")
+        return redirect(url_for("admin.index"))
+    token, link = services.issue_reset_link(user, actor=_actor())
+    return _link_page(token, link, "Reset your sign-in")
+
+
+@bp.get("/audit")
+@role_required(Role.ADMIN)
+def audit_log() -> ResponseReturnValue:
+    """The audit log, newest first, filtered by action, object and actor."""
+    form = AuditFilterForm(request.args)
+    query = select(AuditRecord).order_by(AuditRecord.id.desc())
+    if form.validate():
+        if form.action.data:
+            query = query.where(AuditRecord.action.startswith(form.action.data.strip()))
+        if form.object_type.data:
+            query = query.where(AuditRecord.object_type == form.object_type.data.strip())
+        if form.object_id.data:
+            query = query.where(AuditRecord.object_id == form.object_id.data.strip())
+        if form.actor_id.data and form.actor_id.data.strip().isdigit():
+            query = query.where(AuditRecord.actor_id == int(form.actor_id.data))
+    page = db.paginate(query, per_page=AUDIT_PAGE_SIZE, error_out=False)
+    names = {user.id: user.name for user in db.session.scalars(select(User))}
+    pager_args = {key: value for key, value in request.args.items() if key != "page"}
+    return render_template(
+        "admin/audit.html", form=form, page=page, names=names, pager_args=pager_args
+    )

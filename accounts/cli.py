@@ -1,0 +1,46 @@
+"""`flask --app app users ...`: create staff from the command line."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import pyotp
+from flask import Blueprint, current_app
+
+from accounts import services
+from accounts.models import Role
+from accounts.passwords import WeakPassword
+from extensions import db
+
+bp = Blueprint("users_cli", __name__, cli_group="users")
+
+
+@bp.cli.command("create")
+@click.option("--email", required=True, help="The staff member's email (their sign-in name).")
+@click.option("--name", required=True, help="The name shown to other staff.")
+@click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
+def create_command(email: str, name: str, role: str) -> None:
+    """Create a vetted user; the password is read from standard input."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        user = services.create_user(email, name, Role(role), password, actor=None)
+    except (services.AccountError, WeakPassword) as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"Created {user.role.value} {user.email} (id {user.id}), vetted.")
+    click.echo("Add this to an authenticator app (it is shown only now):")
+    click.echo(services.provisioning_uri(user))
+
+
+@bp.cli.command("code")
+@click.option("--email", required=True)
+def code_command(email: str) -> None:
+    """Print a user's current TOTP code (development only, for the demo without a phone)."""
+    if current_app.config["APP_ENV"] == "production":
+        raise click.ClickException("This command is disabled in production.")
+    user = services.find_user_by_email(email)
+    if user is None:
+        raise click.ClickException("No such user.")
+    click.echo(pyotp.TOTP(services.totp_secret(user)).now())

@@ -1,0 +1,85 @@
+"""Who is signed in, role guards, and the re-authentication guard."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, g, redirect, request, url_for
+from flask_login import current_user
+
+from accounts.models import Role, SessionStage, StaffSession, User
+from accounts.services import is_recently_reauthenticated
+from accounts.sessions import find_session
+from extensions import login_manager
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def session_token() -> str | None:
+    """The staff session token from this request's cookie."""
+    return request.cookies.get(current_app.config["STAFF_COOKIE_NAME"])
+
+
+@login_manager.request_loader
+def load_staff_user(_request: Any) -> User | None:
+    """Flask-Login hook: the user of the live server-side session named by the cookie."""
+    session_row = find_session(session_token(), SessionStage.ACTIVE)
+    if session_row is None:
+        return None
+    g.staff_session = session_row
+    return session_row.user
+
+
+def current_session() -> StaffSession:
+    """The signed-in user's session row (only valid behind a guard)."""
+    return g.staff_session
+
+
+def safe_next(target: str | None) -> str | None:
+    """A local path to return to, or None: never another site."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target:
+        return None
+    return target
+
+
+def role_required(*roles: Role | str) -> Callable[[F], F]:
+    """Signed-in staff with one of these roles; others are sent to sign in or refused (403)."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+            if roles and not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+staff_required = role_required()
+
+
+def reauth_required(view: F) -> F:
+    """Ask for password and code again unless given in the last few minutes."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return redirect(url_for("accounts.login"))
+        if not is_recently_reauthenticated(current_session()):
+            target = request.full_path.rstrip("?") if request.method == "GET" else request.referrer
+            return redirect(url_for("accounts.reauthenticate", next=safe_next(target) or None))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]

@@ -1,0 +1,390 @@
+"""Account rules: creating, vetting and locking users; login with TOTP; invitation links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pyotp
+from flask import current_app
+from sqlalchemy import func, select
+
+import audit
+from accounts.models import Invitation, LinkPurpose, Role, SessionStage, StaffSession, User
+from accounts.passwords import check_password_policy, hash_password, verify_password
+from accounts.sessions import end_all_sessions, hash_token, new_token, start_session
+from extensions import db
+from security.clock import now
+from security.sealing import seal, unseal
+
+TOTP_PURPOSE = "staff-totp"
+TOTP_ISSUER = "Safe Passage"
+MAX_LOCK_MINUTES = 24 * 60
+GENERIC_LOGIN_FAILURE = (
+    "Sign-in failed: the email, password or code was not right. "
+    "After repeated failures sign-in pauses for a while."
+)
+
+
+class AccountError(ValueError):
+    """An account action that cannot be done; the message is safe to show."""
+
+
+class LinkNotUsable(AccountError):
+    """The invitation or reset link is unknown, used, revoked or expired."""
+
+
+def normalise_email(email: str) -> str:
+    """Emails compare case-insensitively and without surrounding spaces."""
+    return email.strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    """The user with this email, if any."""
+    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+# --- TOTP -----------------------------------------------------------------------------------
+
+
+def new_totp_secret(user: User) -> str:
+    """Give the user a fresh TOTP secret (sealed at rest) and return it for enrolment."""
+    secret = pyotp.random_base32()
+    user.totp_secret_sealed = seal(secret, TOTP_PURPOSE)
+    user.totp_confirmed_at = None
+    user.last_totp_step = 0
+    return secret
+
+
+def totp_secret(user: User) -> str:
+    """The user's TOTP secret, opened for display on the enrolment page."""
+    if not user.totp_secret_sealed:
+        raise AccountError("This account has no authenticator set up.")
+    return unseal(user.totp_secret_sealed, TOTP_PURPOSE)
+
+
+def provisioning_uri(user: User) -> str:
+    """The otpauth:// URI an authenticator app scans."""
+    issuer = current_app.config.get("ORGANISATION_NAME") or TOTP_ISSUER
+    return pyotp.TOTP(totp_secret(user)).provisioning_uri(name=user.email, issuer_name=issuer)
+
+
+def verify_totp(user: User, code: str) -> bool:
+    """Accept a 6-digit code once per time step, allowing one step of clock drift."""
+    code = code.strip().replace(" ", "")
+    if not user.totp_secret_sealed or len(code) != 6 or not code.isdigit():
+        return False
+    totp = pyotp.TOTP(totp_secret(user))
+    moment = now()
+    current_step = totp.timecode(moment)
+    for step in (current_step - 1, current_step, current_step + 1):
+        if step <= user.last_totp_step:
+            continue
+        if pyotp.utils.strings_equal(totp.generate_otp(step), code):
+            user.last_totp_step = step
+            return True
+    return False
+
+
+# --- Users ----------------------------------------------------------------------------------
+
+
+def create_user(email: str, name: str, role: Role, password: str, *, actor: User | None) -> User:
+    """Create a vetted user with a TOTP secret (the CLI path); audited."""
+    email = normalise_email(email)
+    if find_user_by_email(email):
+        raise AccountError("A user with this email already exists.")
+    check_password_policy(password, email, name)
+    moment = now()
+    user = User(
+        email=email,
+        name=name.strip(),
+        role=role,
+        password_hash=hash_password(password),
+        is_vetted=True,
+        vetted_at=moment,
+        password_changed_at=moment,
+    )
+    new_totp_secret(user)
+    user.totp_confirmed_at = moment
+    db.session.add(user)
+    db.session.flush()
+    audit.record(actor, "user.created", "user", user.id, role=role.value, method="cli")
+    return user
+
+
+def vet_user(user: User, *, actor: User) -> None:
+    """Mark a user as vetted so they can sign in."""
+    if user.is_vetted:
+        return
+    user.is_vetted = True
+    user.vetted_at = now()
+    audit.record(actor, "user.vetted", "user", user.id, role=user.role.value)
+
+
+def deactivate_user(user: User, *, actor: User) -> int:
+    """Deactivate a user and end their sessions at once."""
+    if user.id == actor.id:
+        raise AccountError("You cannot deactivate your own account.")
+    user.is_active = False
+    ended = end_all_sessions(user)
+    audit.record(actor, "user.deactivated", "user", user.id, sessions_ended=ended)
+    return ended
+
+
+def reactivate_user(user: User, *, actor: User) -> None:
+    """Let a deactivated user sign in again."""
+    user.is_active = True
+    audit.record(actor, "user.reactivated", "user", user.id)
+
+
+def change_role(user: User, role: Role, *, actor: User) -> None:
+    """Give a user another role; their sessions end so the change applies everywhere."""
+    if user.id == actor.id:
+        raise AccountError("You cannot change your own role.")
+    if user.role is role:
+        return
+    old_role = user.role
+    user.role = role
+    ended = end_all_sessions(user)
+    audit.record(
+        actor,
+        "user.role_changed",
+        "user",
+        user.id,
+        old_role=old_role.value,
+        new_role=role.value,
+        sessions_ended=ended,
+    )
+
+
+def unlock_user(user: User, *, actor: User) -> None:
+    """Lift a lockout."""
+    user.locked_until = None
+    user.failed_logins = 0
+    user.lockouts = 0
+    audit.record(actor, "user.unlocked", "user", user.id)
+
+
+def change_password(user: User, current: str, new: str) -> int:
+    """Change a password after checking the current one; every session of the user ends."""
+    if not verify_password(user.password_hash, current):
+        raise AccountError("The current password is not right.")
+    check_password_policy(new, user.email, user.name)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = now()
+    ended = end_all_sessions(user)
+    audit.record(user, "user.password_changed", "user", user.id, sessions_ended=ended)
+    return ended
+
+
+def log_out_everywhere(user: User) -> int:
+    """End every session of the user, on every device; audited."""
+    ended = end_all_sessions(user)
+    audit.record(user, "sessions.ended_all", "user", user.id, sessions_ended=ended)
+    return ended
+
+
+def count_admins() -> int:
+    """Active, vetted admins."""
+    return int(
+        db.session.scalar(
+            select(func.count(User.id)).where(
+                User.role == Role.ADMIN, User.is_active.is_(True), User.is_vetted.is_(True)
+            )
+        )
+        or 0
+    )
+
+
+# --- Login ----------------------------------------------------------------------------------
+
+
+def _register_failure(user: User, reason: str) -> None:
+    config = current_app.config
+    user.failed_logins += 1
+    audit.record(user.id, "login.failed", "user", user.id, reason=reason)
+    if user.failed_logins >= config["LOCKOUT_THRESHOLD"]:
+        user.lockouts += 1
+        minutes = min(config["LOCKOUT_BASE_MINUTES"] * 2 ** (user.lockouts - 1), MAX_LOCK_MINUTES)
+        user.locked_until = now() + timedelta(minutes=minutes)
+        user.failed_logins = 0
+        audit.record(user.id, "account.locked", "user", user.id, locked_minutes=minutes)
+
+
+def begin_login(email: str, password: str) -> str:
+    """Check the password and open a pending session; the answer never says what was wrong."""
+    user = find_user_by_email(email)
+    is_locked = user is not None and user.is_locked(now())
+    is_password_ok = verify_password(user.password_hash if user else None, password)
+    if user is not None and is_locked:
+        is_password_ok = False
+        audit.record(user.id, "login.failed", "user", user.id, reason="locked")
+    elif user is not None and not is_password_ok:
+        _register_failure(user, "password")
+    elif user is None:
+        audit.record(None, "login.failed", "user", None, reason="unknown email")
+    token, _ = start_session(user, SessionStage.PENDING, is_password_ok=is_password_ok)
+    return token
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """What the second step decided: a session token, or a message to show."""
+
+    token: str | None = None
+    user: User | None = None
+    message: str = GENERIC_LOGIN_FAILURE
+
+
+def complete_login(pending: StaffSession, code: str) -> LoginResult:
+    """Check the TOTP code of a pending sign-in; on success start a fresh session token."""
+    user = pending.user
+    db.session.delete(pending)
+    if user is None or not pending.is_password_ok or user.is_locked(now()):
+        return LoginResult()
+    if not verify_totp(user, code):
+        _register_failure(user, "code")
+        return LoginResult()
+    # Password and code both proved who this is: now it is safe to say why they cannot enter.
+    if not user.is_active:
+        audit.record(user, "login.refused", "user", user.id, reason="deactivated")
+        return LoginResult(message="This account has been deactivated. Ask an admin.")
+    if not user.is_vetted:
+        audit.record(user, "login.refused", "user", user.id, reason="not vetted")
+        return LoginResult(message="Your account is waiting to be vetted by an admin.")
+    if user.totp_confirmed_at is None:
+        user.totp_confirmed_at = now()
+    user.failed_logins = 0
+    user.lockouts = 0
+    user.locked_until = None
+    token, _ = start_session(user, SessionStage.ACTIVE)
+    audit.record(user, "login.succeeded", "user", user.id)
+    return LoginResult(token=token, user=user, message="")
+
+
+def reauthenticate(session_row: StaffSession, password: str, code: str) -> bool:
+    """Confirm password and code again before a sensitive action."""
+    user = session_row.user
+    if user is None:
+        return False
+    is_password_ok = verify_password(user.password_hash, password)
+    if not (is_password_ok and verify_totp(user, code)):
+        _register_failure(user, "reauthentication")
+        return False
+    session_row.reauthenticated_at = now()
+    audit.record(user, "user.reauthenticated", "user", user.id)
+    return True
+
+
+def is_recently_reauthenticated(session_row: StaffSession) -> bool:
+    """True within REAUTH_MINUTES of the last password + code check."""
+    if session_row.reauthenticated_at is None:
+        return False
+    window = timedelta(minutes=current_app.config["REAUTH_MINUTES"])
+    return now() - session_row.reauthenticated_at <= window
+
+
+# --- Invitations and re-enrolment links -----------------------------------------------------
+
+
+def _issue_link(
+    purpose: LinkPurpose, email: str, name: str, role: Role, user: User | None, actor: User
+) -> tuple[str, Invitation]:
+    token, token_hash = new_token()
+    moment = now()
+    link = Invitation(
+        token_hash=token_hash,
+        purpose=purpose,
+        email=email,
+        name=name,
+        role=role,
+        user_id=user.id if user else None,
+        invited_by_id=actor.id,
+        created_at=moment,
+        expires_at=moment + timedelta(hours=current_app.config["INVITATION_HOURS"]),
+    )
+    db.session.add(link)
+    db.session.flush()
+    return token, link
+
+
+def invite_user(email: str, name: str, role: Role, *, actor: User) -> tuple[str, Invitation]:
+    """Create a one-time invitation link for a new staff member (shown to the admin once)."""
+    email = normalise_email(email)
+    if find_user_by_email(email):
+        raise AccountError("A user with this email already exists.")
+    for earlier in db.session.scalars(
+        select(Invitation).where(Invitation.email == email, Invitation.used_at.is_(None))
+    ):
+        earlier.revoked_at = now()
+    token, link = _issue_link(LinkPurpose.INVITE, email, name.strip(), role, None, actor)
+    audit.record(actor, "invitation.created", "invitation", link.id, role=role.value)
+    return token, link
+
+
+def issue_reset_link(user: User, *, actor: User) -> tuple[str, Invitation]:
+    """Reset a user's password and authenticator: their sessions end, a new link is issued."""
+    user.password_hash = None
+    user.totp_secret_sealed = None
+    user.totp_confirmed_at = None
+    ended = end_all_sessions(user)
+    token, link = _issue_link(LinkPurpose.RESET, user.email, user.name, user.role, user, actor)
+    audit.record(actor, "user.reset_issued", "user", user.id, sessions_ended=ended)
+    return token, link
+
+
+def revoke_invitation(link: Invitation, *, actor: User) -> None:
+    """Make an unused link unusable."""
+    link.revoked_at = now()
+    audit.record(actor, "invitation.revoked", "invitation", link.id)
+
+
+def find_usable_link(token: str) -> Invitation:
+    """The invitation for a token, or LinkNotUsable with a message for the person holding it."""
+    link = db.session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
+    if link is None:
+        raise LinkNotUsable("This link is not valid. Ask an admin for a new one.")
+    if link.used_at is not None:
+        raise LinkNotUsable("This link has already been used. Ask an admin for a new one.")
+    if link.revoked_at is not None or link.expires_at <= now():
+        raise LinkNotUsable("This link has expired. Ask an admin for a new one.")
+    return link
+
+
+def accept_link(link: Invitation, password: str) -> tuple[str, User]:
+    """Set the password, give a new TOTP secret, and open an enrolment session."""
+    check_password_policy(password, link.email, link.name)
+    moment = now()
+    if link.purpose is LinkPurpose.INVITE:
+        if find_user_by_email(link.email):
+            raise LinkNotUsable("An account with this email already exists.")
+        user = User(email=link.email, name=link.name, role=link.role, is_vetted=False)
+        db.session.add(user)
+    else:
+        found = db.session.get(User, link.user_id)
+        if found is None:
+            raise LinkNotUsable("This link is not valid. Ask an admin for a new one.")
+        user = found
+    user.password_hash = hash_password(password)
+    user.password_changed_at = moment
+    new_totp_secret(user)
+    link.used_at = moment
+    db.session.flush()
+    link.user_id = user.id
+    audit.record(user, "invitation.accepted", "invitation", link.id, scope=link.purpose.value)
+    token, _ = start_session(user, SessionStage.ENROLLING)
+    return token, user
+
+
+def confirm_enrolment(session_row: StaffSession, code: str) -> User:
+    """Confirm the authenticator app with its first code, then end the enrolment session."""
+    user = session_row.user
+    if user is None:
+        raise AccountError("This enrolment has ended. Sign in or ask an admin for a new link.")
+    if not verify_totp(user, code):
+        raise AccountError("That code is not right. Check the time on your phone and try again.")
+    user.totp_confirmed_at = now()
+    db.session.delete(session_row)
+    audit.record(user, "two_factor.enrolled", "user", user.id)
+    return user

@@ -1,0 +1,124 @@
+"""The application factory: `flask --app app ...` finds create_app here."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from babel.dates import format_datetime
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+import accounts.guards  # noqa: F401  (registers the Flask-Login request loader)
+from accounts import admin_views as accounts_admin_views
+from accounts import cli as accounts_cli
+from accounts import services as account_services
+from accounts import views as accounts_views
+from accounts.models import Role
+from audit import cli as audit_cli
+from config import load_config
+from extensions import csrf, db, limiter, login_manager, migrate
+from security import errors, headers
+from security import views as security_views
+
+DEMO_CREDENTIALS_FILE = "demo-credentials.txt"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # secure_delete: deleted ciphertext is overwritten, not left in free pages.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _configure_engine(app: Flask) -> None:
+    with app.app_context():
+        engine: Engine = db.engine
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+
+
+def _format_datetime(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return format_datetime(value, "d MMM yyyy HH:mm 'UTC'", tzinfo=UTC, locale="en")
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; `config` overrides settings from the environment (tests use it)."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("INSTANCE_PATH") or None,
+        instance_relative_config=True,
+    )
+    app.config.update(load_config(Path(app.instance_path), config))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(Path(__file__).parent / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+    )
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # sessions live in our own table
+    login_manager.login_view = "accounts.login"
+    _configure_engine(app)
+
+    app.jinja_env.filters["datetime"] = _format_datetime
+    headers.init_app(app)
+    errors.init_app(app)
+    for blueprint in (
+        security_views.bp,
+        accounts_views.bp,
+        accounts_admin_views.bp,
+        accounts_cli.bp,
+        audit_cli.bp,
+    ):
+        app.register_blueprint(blueprint)
+    app.cli.add_command(demo_command)
+    return app
+
+
+@click.command("demo")
+def demo_command() -> None:
+    """Seed demo data (one user per role) when the database is empty; print the credentials."""
+    from flask import current_app
+
+    from extensions import db as database
+
+    if current_app.config["APP_ENV"] == "production":
+        raise click.ClickException("The demo is for development only.")
+    credentials_path = Path(current_app.instance_path) / DEMO_CREDENTIALS_FILE
+    if account_services.find_user_by_email("admin@demo.invalid") is not None:
+        click.echo("Demo data is already there; nothing seeded.")
+        if credentials_path.exists():
+            click.echo(credentials_path.read_text(encoding="utf-8"))
+        return
+    lines = ["Demo staff (development only):"]
+    for role in Role:
+        email = f"{role.value}@demo.invalid"
+        password = "-".join(secrets.token_urlsafe(6) for _ in range(3))
+        user = account_services.create_user(email, f"Demo {role.label}", role, password, actor=None)
+        lines.append(f"  {role.label:<11} email {email}  password {password}")
+        lines.append(f"              authenticator: {account_services.provisioning_uri(user)}")
+    lines.append("Current code without a phone: flask --app app users code --email EMAIL")
+    database.session.commit()
+    text = "\n".join(lines)
+    credentials_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(credentials_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text + "\n")
+    click.echo(text)

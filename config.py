@@ -1,0 +1,127 @@
+"""Settings from the environment, with safe generated defaults for development."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+# Secrets the app refuses to start without in production. Development generates them.
+REQUIRED_SECRETS = ("SECRET_KEY", "CASE_MASTER_KEY", "BLIND_INDEX_KEY")
+GENERATED_SECRETS = (*REQUIRED_SECRETS, "STRIPE_WEBHOOK_SECRET")
+DEV_SECRETS_FILE = "dev-secrets.json"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run safely; the message names what is wrong."""
+
+
+def _from_env(name: str) -> str | None:
+    """Read NAME from the environment, or from the file named by NAME_FILE."""
+    value = os.environ.get(name)
+    if value:
+        return value
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        return Path(path).read_text(encoding="utf-8").strip()
+    return None
+
+
+def _generate_secret(name: str) -> str:
+    if name in ("CASE_MASTER_KEY", "BLIND_INDEX_KEY"):
+        return base64.b64encode(secrets.token_bytes(32)).decode()
+    if name == "STRIPE_WEBHOOK_SECRET":
+        return "whsec_" + secrets.token_hex(24)
+    return secrets.token_urlsafe(48)
+
+
+def _development_secrets(instance_path: Path) -> dict[str, str]:
+    """Load the generated development secrets, creating any that are missing."""
+    path = instance_path / DEV_SECRETS_FILE
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    missing = [name for name in GENERATED_SECRETS if name not in stored]
+    if missing:
+        stored.update({name: _generate_secret(name) for name in missing})
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(stored, handle, indent=2)
+    return stored
+
+
+def decode_key(name: str, value: str) -> bytes:
+    """Decode a base64 32-byte key, naming the setting when it is not one."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ConfigError(f"{name} must be 32 bytes encoded in base64") from error
+    if len(raw) != 32:
+        raise ConfigError(f"{name} must be 32 bytes encoded in base64 (got {len(raw)} bytes)")
+    return raw
+
+
+def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the settings: overrides win over the environment, which wins over defaults."""
+    overrides = overrides or {}
+    app_env = overrides.get("APP_ENV") or os.environ.get("APP_ENV", "development")
+    is_production = app_env == "production"
+    settings: dict[str, Any] = {
+        "APP_ENV": app_env,
+        "ORGANISATION_NAME": os.environ.get("ORGANISATION_NAME", "Safe Passage Fund"),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
+        or f"sqlite:///{instance_path / 'app.db'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "STRIPE_SECRET_KEY": _from_env("STRIPE_SECRET_KEY"),
+        "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY"),
+        "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE"),
+        "STRIPE_JS_URL": os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/"),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+        "SESSION_IDLE_MINUTES": 15,
+        "SESSION_ABSOLUTE_HOURS": 8,
+        "REAUTH_MINUTES": 5,
+        "INVITATION_HOURS": 48,
+        "LOCKOUT_THRESHOLD": 5,
+        "LOCKOUT_BASE_MINUTES": 15,
+        "SMTP_HOST": os.environ.get("SMTP_HOST"),
+        "SMTP_PORT": int(os.environ.get("SMTP_PORT", "587")),
+        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME"),
+        "SMTP_PASSWORD": _from_env("SMTP_PASSWORD"),
+        "SMTP_FROM": os.environ.get("SMTP_FROM"),
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": app_env != "development" and app_env != "testing",
+        "STAFF_COOKIE_NAME": "staff_session",
+    }
+    if settings["SESSION_COOKIE_SECURE"]:
+        # The __Host- prefix binds the cookie to this exact origin over HTTPS.
+        settings["SESSION_COOKIE_NAME"] = "__Host-session"
+        settings["STAFF_COOKIE_NAME"] = "__Host-staff_session"
+    for name in GENERATED_SECRETS:
+        settings[name] = _from_env(name)
+    settings.update(overrides)
+
+    if is_production:
+        missing = [name for name in REQUIRED_SECRETS if not settings.get(name)]
+        if str(settings["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+            missing.append("DATABASE_URL (a PostgreSQL URL; SQLite is for development only)")
+        if missing:
+            raise ConfigError("Refusing to start in production; missing: " + ", ".join(missing))
+    else:
+        absent = [name for name in GENERATED_SECRETS if not settings.get(name)]
+        if absent:
+            generated = _development_secrets(instance_path)
+            settings.update({name: generated[name] for name in absent})
+    for name in ("CASE_MASTER_KEY", "BLIND_INDEX_KEY"):
+        decode_key(name, settings[name])
+    return settings

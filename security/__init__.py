@@ -1,0 +1,1 @@
+"""Shared security parts: clock, headers, secrets sealing and error pages."""

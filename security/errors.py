@@ -1,0 +1,65 @@
+"""Error pages and JSON errors that show no stack trace and no personal data."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from extensions import db
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: "The request could not be understood. Please go back and try again.",
+    403: "You do not have access to this page.",
+    404: "There is nothing here.",
+    405: "That action is not allowed here.",
+    410: "This is no longer available.",
+    413: "The upload is too large.",
+    429: "Too many attempts. Please wait a minute and try again.",
+    500: "Something went wrong on our side. Nothing you did caused it; please try again.",
+    503: "The service is briefly unavailable. Please try again in a minute.",
+}
+
+
+def wants_json() -> bool:
+    """JSON endpoints and clients asking for JSON get JSON errors."""
+    if request.path.endswith(".json") or request.blueprint == "webhooks":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and not request.accept_mimetypes.accept_html
+
+
+def render_error(code: int, message: str | None = None) -> tuple[Response | str, int]:
+    """A consistent error response for HTML and JSON callers."""
+    text = message or MESSAGES.get(code, "Something went wrong.")
+    if wants_json():
+        return jsonify(error=text), code
+    return render_template("errors/error.html", code=code, message=text), code
+
+
+def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
+    """Render an HTTP error; CSRF failures explain themselves without detail."""
+    code = error.code or 500
+    message = None
+    if code == 400 and getattr(error, "description", "").lower().startswith("the csrf"):
+        message = "This form expired or was sent from elsewhere. Reload the page and try again."
+    return render_error(code, message)
+
+
+def handle_unexpected(error: Exception) -> tuple[Response | str, int]:
+    """Roll back, log the type only (never values that may hold personal data), render 500."""
+    db.session.rollback()
+    if current_app.config.get("PROPAGATE_UNEXPECTED"):
+        raise error
+    log.error("unhandled %s on %s %s", type(error).__name__, request.method, request.endpoint)
+    return render_error(500)
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers."""
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(InternalServerError, handle_unexpected)
+    app.register_error_handler(Exception, handle_unexpected)

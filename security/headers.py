@@ -1,0 +1,94 @@
+"""Security headers on every response, with a per-request CSP nonce."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, g
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STRIPE_ORIGINS = ("https://js.stripe.com", "https://api.stripe.com", "https://hooks.stripe.com")
+
+
+def csp_nonce() -> str:
+    """The nonce for inline scripts on this response (one per request)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    return str(g.csp_nonce)
+
+
+def allows_stripe(view: F) -> F:
+    """Mark a donor-facing view whose page may load Stripe.js; staff pages never do."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        g.csp_allows_stripe = True
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _origin(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def stripe_origins() -> list[str]:
+    """Stripe's origins plus wherever STRIPE_JS_URL and STRIPE_API_BASE point (localstripe)."""
+    origins = list(STRIPE_ORIGINS)
+    for setting in ("STRIPE_JS_URL", "STRIPE_API_BASE"):
+        origin = _origin(current_app.config.get(setting))
+        if origin and origin not in origins:
+            origins.append(origin)
+    return origins
+
+
+def content_security_policy() -> str:
+    """The CSP for this response: self only, plus Stripe where the view allows it."""
+    extra = " ".join(stripe_origins()) if g.get("csp_allows_stripe") else ""
+    directives = {
+        "default-src": "'self'",
+        "script-src": f"'self' 'nonce-{csp_nonce()}' {extra}",
+        "style-src": "'self'",
+        "img-src": "'self' data:",
+        "font-src": "'self'",
+        "connect-src": f"'self' {extra}",
+        "frame-src": extra or "'none'",
+        "object-src": "'none'",
+        "base-uri": "'none'",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+    }
+    return "; ".join(f"{name} {value.strip()}" for name, value in directives.items())
+
+
+def set_security_headers(response: Response) -> Response:
+    """Add the headers every response carries."""
+    headers = response.headers
+    headers["Content-Security-Policy"] = content_security_policy()
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+    if current_app.config["APP_ENV"] != "development":
+        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    if "Cache-Control" not in headers:
+        # Anything not explicitly public (a drive page, its progress, static files) is private.
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Install the nonce helper and the header hook."""
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+    app.after_request(set_security_headers)

@@ -1,0 +1,170 @@
+"""Fixtures: the app on SQLite and on PostgreSQL, a settable clock, clients and a login helper."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from app import create_app
+from extensions import db
+from tests import postgres
+
+PASSWORD = "correct horse battery staple orbit"
+
+
+class Clock:
+    """A clock the tests move by hand; the app reads it through app.config["CLOCK"]."""
+
+    def __init__(self) -> None:
+        self.current = datetime(2026, 11, 22, 9, 0, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.current += timedelta(**kwargs)
+        return self.current
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    server = postgres.start_server()
+    if server is None:
+        message = "PostgreSQL binaries not found (install the postgresql package)"
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(message + "; REQUIRE_POSTGRES=1 makes this a failure")
+        pytest.skip(message)
+    yield server
+    server.stop()
+
+
+_SCHEMAS_CREATED: set[str] = set()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    server = request.getfixturevalue("postgres_server")
+    return str(server.url())
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def settings_for(database_url: str, instance: Path, clock: Clock) -> dict[str, Any]:
+    return {
+        "APP_ENV": "testing",
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "CASE_MASTER_KEY": base64.b64encode(b"m" * 32).decode(),
+        "BLIND_INDEX_KEY": base64.b64encode(b"b" * 32).decode(),
+        "STRIPE_WEBHOOK_SECRET": "whsec_test_secret",
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "CLOCK": clock,
+        "SERVER_NAME": "localhost",
+        "PROPAGATE_UNEXPECTED": True,
+    }
+
+
+def reset_database() -> None:
+    """Empty every table (PostgreSQL keeps its schema across tests; SQLite gets a new file)."""
+    engine = db.engine
+    if engine.dialect.name == "postgresql":
+        if engine.url.render_as_string() not in _SCHEMAS_CREATED:
+            db.drop_all()
+            db.create_all()
+            _SCHEMAS_CREATED.add(engine.url.render_as_string())
+        tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    else:
+        db.create_all()
+
+
+@pytest.fixture
+def make_app(database_url: str, tmp_path: Path, clock: Clock) -> Iterator[Any]:
+    """Build an app with extra settings; the database is fresh for each test."""
+    built: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        settings = settings_for(database_url, tmp_path / "instance", clock)
+        settings.update(overrides)
+        app = create_app(settings)
+        if not built:
+            with app.app_context():
+                reset_database()
+        built.append(app)
+        return app
+
+    yield build
+    for app in built:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Any) -> Flask:
+    return make_app()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+def current_code(app: Flask, email: str, at: datetime | None = None) -> str:
+    """The TOTP code for a user at the app clock's time."""
+    from accounts.services import find_user_by_email, totp_secret
+
+    with app.app_context():
+        user = find_user_by_email(email)
+        assert user is not None
+        secret = totp_secret(user)
+    moment = at or app.config["CLOCK"]()
+    return pyotp.TOTP(secret).at(moment)
+
+
+class Auth:
+    """Signs a test client in and out through the real two-step form."""
+
+    def __init__(self, app: Flask, client: FlaskClient, clock: Clock) -> None:
+        self.app = app
+        self.client = client
+        self.clock = clock
+
+    def login(self, email: str, password: str = PASSWORD, code: str | None = None) -> Any:
+        self.clock.advance(seconds=30)  # a fresh TOTP step: each code is accepted once
+        self.client.post("/login", data={"email": email, "password": password})
+        return self.client.post(
+            "/login/two-factor",
+            data={"code": code or current_code(self.app, email)},
+        )
+
+    def logout(self) -> Any:
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(app: Flask, client: FlaskClient, clock: Clock) -> Auth:
+    return Auth(app, client, clock)

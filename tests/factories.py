@@ -1,0 +1,46 @@
+"""Test data built through the same services the app uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from accounts import services
+from accounts.models import Role, User
+from extensions import db
+from tests.conftest import PASSWORD
+
+
+def make_user(
+    app: Flask,
+    role: Role | str = Role.CASEWORKER,
+    email: str | None = None,
+    *,
+    password: str = PASSWORD,
+    is_vetted: bool = True,
+    **fields: Any,
+) -> int:
+    """Create a staff user (with a TOTP secret) and return their id."""
+    role = Role(role)
+    with app.app_context():
+        count = db.session.query(User).count()
+        user = services.create_user(
+            email or f"{role.value}{count}@example.org",
+            f"Test {role.label} {count}",
+            role,
+            password,
+            actor=None,
+        )
+        user.is_vetted = is_vetted
+        for name, value in fields.items():
+            setattr(user, name, value)
+        db.session.commit()
+        return user.id
+
+
+def user_email(app: Flask, user_id: int) -> str:
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        assert user is not None
+        return user.email
