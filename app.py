@@ -14,6 +14,7 @@ from babel.dates import format_datetime
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import accounts.guards  # noqa: F401  (registers the Flask-Login request loader)
 from accounts import admin_views as accounts_admin_views
@@ -24,6 +25,10 @@ from accounts.models import Role
 from audit import cli as audit_cli
 from config import load_config
 from extensions import csrf, db, limiter, login_manager, migrate
+from fundraising import cli as fundraising_cli
+from fundraising import views as fundraising_views
+from fundraising.money import format_money
+from fundraising.stripe_gateway import StripeGateway
 from security import errors, headers
 from security import views as security_views
 
@@ -78,6 +83,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _configure_engine(app)
 
     app.jinja_env.filters["datetime"] = _format_datetime
+    app.jinja_env.filters["money"] = format_money
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind the TLS proxy: the client address (for rate limits) comes from X-Forwarded-For.
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
+    app.extensions["stripe_gateway"] = app.config.get("STRIPE_GATEWAY") or StripeGateway(
+        app.config.get("STRIPE_SECRET_KEY"),
+        app.config.get("STRIPE_WEBHOOK_SECRET"),
+        api_base=app.config.get("STRIPE_API_BASE"),
+        timeout_seconds=app.config["STRIPE_TIMEOUT_SECONDS"],
+    )
+    csrf.exempt(fundraising_views.webhook_bp)
     headers.init_app(app)
     errors.init_app(app)
     for blueprint in (
@@ -86,6 +105,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         accounts_admin_views.bp,
         accounts_cli.bp,
         audit_cli.bp,
+        fundraising_views.bp,
+        fundraising_views.webhook_bp,
+        fundraising_cli.bp,
     ):
         app.register_blueprint(blueprint)
     app.cli.add_command(demo_command)

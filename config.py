@@ -92,6 +92,18 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "INVITATION_HOURS": 48,
         "LOCKOUT_THRESHOLD": 5,
         "LOCKOUT_BASE_MINUTES": 15,
+        "DONATE_RATE_LIMIT_PER_IP": os.environ.get("DONATE_RATE_LIMIT_PER_IP", "10 per minute"),
+        "DONATE_RATE_LIMIT_PER_DRIVE": os.environ.get(
+            "DONATE_RATE_LIMIT_PER_DRIVE", "1200 per minute"
+        ),
+        "DONATION_MAX_MAJOR": int(os.environ.get("DONATION_MAX_MAJOR", "10000")),
+        "STRIPE_FEE_BASIS_POINTS": int(os.environ.get("STRIPE_FEE_BASIS_POINTS", "290")),
+        "STRIPE_FEE_FIXED_MINOR": int(os.environ.get("STRIPE_FEE_FIXED_MINOR", "30")),
+        "STRIPE_TIMEOUT_SECONDS": float(os.environ.get("STRIPE_TIMEOUT_SECONDS", "20")),
+        # What a donor's bank statement and receipt say: neutral, so they out nobody.
+        "STATEMENT_DESCRIPTOR_SUFFIX": os.environ.get("STATEMENT_DESCRIPTOR_SUFFIX", "DONATION"),
+        "RECEIPT_DESCRIPTION": os.environ.get("RECEIPT_DESCRIPTION", "Donation"),
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
         "SMTP_HOST": os.environ.get("SMTP_HOST"),
         "SMTP_PORT": int(os.environ.get("SMTP_PORT", "587")),
         "SMTP_USERNAME": os.environ.get("SMTP_USERNAME"),

@@ -26,7 +26,7 @@ MESSAGES = {
 
 def wants_json() -> bool:
     """JSON endpoints and clients asking for JSON get JSON errors."""
-    if request.path.endswith(".json") or request.blueprint == "webhooks":
+    if request.path.endswith((".json", "/donate")) or request.blueprint == "webhooks":
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" and not request.accept_mimetypes.accept_html

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +14,7 @@ from typing import Any
 
 import pyotp
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
@@ -168,3 +172,79 @@ class Auth:
 @pytest.fixture
 def auth(app: Flask, client: FlaskClient, clock: Clock) -> Auth:
     return Auth(app, client, clock)
+
+
+# --- Stripe, offline: a localstripe process started through our wrapper ---------------------
+
+SHIM = Path(__file__).parent / "e2e" / "stripe_shim.js"
+
+
+def start_localstripe(
+    directory: Path, *, delay_ms: int = 0, webhook_url: str | None = None,
+    webhook_secret: str | None = None,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start localstripe on a free port; return the process and its base URL."""
+    port_file = directory / f"localstripe-{os.getpid()}-{time.monotonic_ns()}.port"
+    command = [
+        sys.executable, "-m", "fundraising.localstripe_server", "--port", "0",
+        "--port-file", str(port_file), "--delay-ms", str(delay_ms), "--stripe-js", str(SHIM),
+    ]
+    if webhook_url and webhook_secret:
+        command += ["--webhook-url", webhook_url, "--webhook-secret", webhook_secret]
+    log_path = port_file.with_suffix(".log")
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while not port_file.exists() or not port_file.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise RuntimeError("localstripe did not start: " + log_path.read_text())
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port_file.read_text().strip()}"
+    while True:
+        try:
+            requests.get(base + "/js.stripe.com/v3/", timeout=1)
+            break
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    return process, base
+
+
+@pytest.fixture(scope="session")
+def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    process, base = start_localstripe(tmp_path_factory.mktemp("localstripe"))
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def stripe_settings(base: str) -> dict[str, Any]:
+    return {
+        "STRIPE_SECRET_KEY": "sk_test_localstripe",
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_localstripe",
+        "STRIPE_API_BASE": base,
+        "STRIPE_JS_URL": base + "/js.stripe.com/v3/",
+        "STRIPE_TIMEOUT_SECONDS": 10,
+    }
+
+
+@pytest.fixture
+def stripe_app(make_app: Any, localstripe: str) -> Flask:
+    """The app with the real Stripe gateway pointed at localstripe."""
+    return make_app(**stripe_settings(localstripe))  # type: ignore[no-any-return]
+
+
+def create_payment_method(base: str, number: str = "4242424242424242") -> str:
+    """A PaymentMethod id for a test card, as Stripe.js would create it."""
+    response = requests.post(
+        base + "/v1/payment_methods",
+        headers={"Authorization": "Bearer sk_test_localstripe"},
+        data={"type": "card", "card[number]": number, "card[exp_month]": "12",
+              "card[exp_year]": "2034", "card[cvc]": "123"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return str(response.json()["id"])

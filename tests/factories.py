@@ -44,3 +44,27 @@ def user_email(app: Flask, user_id: int) -> str:
         user = db.session.get(User, user_id)
         assert user is not None
         return user.email
+
+
+def make_drive(app: Flask, slug: str = "relocation", **fields: Any) -> int:
+    """A live drive (open now by the app's clock unless told otherwise); returns its id."""
+    from datetime import timedelta
+
+    from fundraising import services
+    from security.clock import now
+
+    with app.app_context():
+        moment = now()
+        settings: dict[str, Any] = {
+            "slug": slug,
+            "title": "Relocate five people",
+            "goal_minor": 6_000_000,
+            "currency": "usd",
+            "starts_at": moment - timedelta(hours=1),
+            "ends_at": moment + timedelta(hours=72),
+            "story": "People are hunted for **who they are**.",
+        }
+        settings.update(fields)
+        drive = services.create_drive(**settings)
+        db.session.commit()
+        return drive.id

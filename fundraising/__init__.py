@@ -1,0 +1,1 @@
+"""Drives, the public donation form, the Stripe gateway, webhook intake and donations."""

@@ -1,0 +1,153 @@
+"""Run localstripe (the offline Stripe API) the way this project needs it.
+
+python -m fundraising.localstripe_server [--port 0] [--port-file F] [--delay-ms 300]
+    [--webhook-url URL --webhook-secret whsec_...] [--stripe-js FILE]
+
+Differences from plain `localstripe`, each one so the app sends the same calls it sends to Stripe:
+- no pickling of the whole state to /tmp/localstripe.pickle after every change (quadratic, and
+  shared by every localstripe on the machine);
+- `--port 0` takes a free port and writes it to --port-file;
+- `--delay-ms` adds Stripe's real latency to every API answer, for load tests;
+- PaymentIntents accept `receipt_email`, `description`, `statement_descriptor_suffix`,
+  `return_url` and `use_stripe_sdk` (localstripe 1.15 refuses them) and keep them;
+- an `Idempotency-Key` replays the first answer, as Stripe does;
+- the publishable key may create PaymentMethods, as Stripe.js does with Stripe;
+- 4000 0000 0000 0002 is declined when charged, as with Stripe;
+- `--stripe-js` serves a Stripe.js stand-in (tests/e2e/stripe_shim.js) in place of its own.
+Development and tests only: it is a fake, and never runs in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from localstripe import resources, server, webhooks
+
+EXTRA_INTENT_PARAMS = (
+    "receipt_email",
+    "description",
+    "statement_descriptor_suffix",
+    "return_url",
+    "use_stripe_sdk",
+)
+
+
+def _no_disk(*_args: Any, **_kwargs: Any) -> None:
+    return None
+
+
+def _patch_payment_intents() -> None:
+    original_init = resources.PaymentIntent.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        extras = {name: kwargs.pop(name) for name in EXTRA_INTENT_PARAMS if name in kwargs}
+        original_init(self, *args, **kwargs)
+        for name, value in extras.items():
+            setattr(self, name, value)
+
+    resources.PaymentIntent.__init__ = init
+
+    original_declined = resources.PaymentMethod._charging_is_declined
+
+    def charging_is_declined(self: Any) -> bool:
+        if self.type == "card" and self._card_number == "4000000000000002":
+            return True
+        return bool(original_declined(self))
+
+    resources.PaymentMethod._charging_is_declined = charging_is_declined
+
+
+def _patch_publishable_key() -> None:
+    original = server.get_api_key
+
+    def get_api_key(request: web.Request) -> str | None:
+        found = original(request)
+        if found is None and request.method == "POST" and request.path == "/v1/payment_methods":
+            header = request.headers.get("Authorization", "").split(" ")
+            if len(header) == 2 and header[0] == "Bearer" and header[1].startswith("pk_"):
+                return header[1]
+        return found
+
+    server.get_api_key = get_api_key
+
+
+def _middlewares(delay_seconds: float, stripe_js: str | None) -> list[Any]:
+    answers: dict[str, tuple[int, bytes, str]] = {}
+
+    @web.middleware
+    async def latency(request: web.Request, handler: Any) -> web.StreamResponse:
+        if delay_seconds and request.path.startswith("/v1/"):
+            await asyncio.sleep(delay_seconds)
+        return await handler(request)
+
+    @web.middleware
+    async def idempotency(request: web.Request, handler: Any) -> web.StreamResponse:
+        key = request.headers.get("Idempotency-Key")
+        if request.method != "POST" or not key:
+            return await handler(request)
+        cache_key = f"{request.path}:{key}"
+        if cache_key in answers:
+            status, body, content_type = answers[cache_key]
+            return web.Response(
+                status=status,
+                body=body,
+                content_type=content_type,
+                headers={"Idempotent-Replayed": "true"},
+            )
+        response = await handler(request)
+        payload = response.body if isinstance(response, web.Response) else None
+        if isinstance(payload, bytes | bytearray):
+            answers[cache_key] = (response.status, bytes(payload), response.content_type)
+        return response
+
+    @web.middleware
+    async def script(request: web.Request, handler: Any) -> web.StreamResponse:
+        if stripe_js and request.path == "/js.stripe.com/v3/":
+            return web.Response(
+                text=Path(stripe_js).read_text(encoding="utf-8"),
+                content_type="application/javascript",
+            )
+        return await handler(request)
+
+    return [script, latency, idempotency]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8420, help="0 takes a free port")
+    parser.add_argument("--port-file", help="write the port here once listening")
+    parser.add_argument("--delay-ms", type=int, default=0)
+    parser.add_argument("--webhook-url")
+    parser.add_argument("--webhook-secret")
+    parser.add_argument("--stripe-js", help="serve this file as Stripe.js")
+    args = parser.parse_args()
+
+    resources.Store.dump_to_disk = _no_disk
+    resources.Store.try_load_from_disk = _no_disk
+    _patch_payment_intents()
+    _patch_publishable_key()
+    for middleware in reversed(_middlewares(args.delay_ms / 1000, args.stripe_js)):
+        server.app.middlewares.insert(1, middleware)  # inside the error middleware
+    if args.webhook_url and args.webhook_secret:
+        webhooks.register_webhook("app", args.webhook_url, args.webhook_secret, None)
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    port = sock.getsockname()[1]
+    if args.port_file:
+        Path(args.port_file).write_text(str(port), encoding="utf-8")
+    logging.basicConfig(level=logging.WARNING)
+    print(f"localstripe listening on http://{args.host}:{port}", flush=True)  # noqa: T201
+    web.run_app(server.app, sock=sock, access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()

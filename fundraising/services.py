@@ -1,0 +1,406 @@
+"""Drive and donation rules: windows, amounts, state transitions and the maintained totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload
+
+import audit
+from extensions import db
+from fundraising.models import (
+    DisputeStatus,
+    Donation,
+    DonationStatus,
+    Drive,
+    DriveStatus,
+    DriveTotals,
+)
+from fundraising.money import SUPPORTED, exponent, fee_to_cover, format_money
+from fundraising.stripe_gateway import PaymentResult
+from security.clock import now
+from security.sealing import seal, unseal
+
+
+class FundraisingError(ValueError):
+    """A rule was broken; the message is safe to show."""
+
+
+class DriveNotOpen(FundraisingError):
+    """The drive is not taking gifts (not started, ended, closed or a draft)."""
+
+
+class AmountOutOfRange(FundraisingError):
+    """The gift is below the drive's minimum or above the configured maximum."""
+
+
+# Which payment states may follow which. Success is final for the payment itself (refunds and
+# disputes are tracked beside it), so a late `payment_failed` never undoes a success.
+ALLOWED_TRANSITIONS: dict[DonationStatus, frozenset[DonationStatus]] = {
+    DonationStatus.PENDING: frozenset(DonationStatus) - {DonationStatus.PENDING},
+    DonationStatus.UNREACHABLE: frozenset(DonationStatus)
+    - {DonationStatus.PENDING, DonationStatus.UNREACHABLE},
+    DonationStatus.REQUIRES_ACTION: frozenset(
+        {
+            DonationStatus.PROCESSING,
+            DonationStatus.SUCCEEDED,
+            DonationStatus.FAILED,
+            DonationStatus.CANCELED,
+        }
+    ),
+    DonationStatus.PROCESSING: frozenset(
+        {DonationStatus.SUCCEEDED, DonationStatus.FAILED, DonationStatus.CANCELED}
+    ),
+    DonationStatus.FAILED: frozenset(
+        {
+            DonationStatus.SUCCEEDED,
+            DonationStatus.REQUIRES_ACTION,
+            DonationStatus.PROCESSING,
+            DonationStatus.CANCELED,
+        }
+    ),
+    DonationStatus.CANCELED: frozenset(),
+    DonationStatus.SUCCEEDED: frozenset(),
+}
+
+STRIPE_STATUS = {
+    "succeeded": DonationStatus.SUCCEEDED,
+    "requires_action": DonationStatus.REQUIRES_ACTION,
+    "processing": DonationStatus.PROCESSING,
+    "requires_capture": DonationStatus.PROCESSING,
+    "requires_confirmation": DonationStatus.PROCESSING,
+    "requires_payment_method": DonationStatus.FAILED,
+    "canceled": DonationStatus.CANCELED,
+}
+DONOR_PURPOSES = ("name", "email")
+
+
+# --- Drives ---------------------------------------------------------------------------------
+
+
+def get_drive(slug: str) -> Drive | None:
+    """A drive and its totals, by slug, in one query."""
+    return db.session.scalar(
+        select(Drive).options(joinedload(Drive.totals)).where(Drive.slug == slug)
+    )
+
+
+def is_open(drive: Drive, at: datetime | None = None) -> bool:
+    """Taking gifts: live, and inside its window."""
+    moment = at or now()
+    return drive.status is DriveStatus.LIVE and drive.starts_at <= moment < drive.ends_at
+
+
+def create_drive(
+    *,
+    slug: str,
+    title: str,
+    goal_minor: int,
+    currency: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    story: str = "",
+    status: DriveStatus = DriveStatus.LIVE,
+    minimum_minor: int | None = None,
+    suggested_minor: list[int] | None = None,
+    closes_at_goal: bool = False,
+    actor: Any = None,
+) -> Drive:
+    """Create a drive and its totals row."""
+    currency = currency.lower()
+    if currency not in SUPPORTED:
+        raise FundraisingError(f"Currency {currency.upper()} is not supported.")
+    if ends_at <= starts_at:
+        raise FundraisingError("The drive must end after it starts.")
+    if goal_minor <= 0:
+        raise FundraisingError("The goal must be more than zero.")
+    if get_drive(slug) is not None:
+        raise FundraisingError("A drive with this address already exists.")
+    unit = 10 ** exponent(currency)
+    drive = Drive(
+        slug=slug,
+        title=title.strip(),
+        story=story,
+        goal_minor=goal_minor,
+        currency=currency,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        status=status,
+        minimum_minor=minimum_minor or default_minimum(currency),
+        suggested_amounts=",".join(
+            str(amount) for amount in (suggested_minor or [25 * unit, 50 * unit, 100 * unit])
+        ),
+        closes_at_goal=closes_at_goal,
+    )
+    drive.totals = DriveTotals(raised_minor=0, donors=0, version=0)
+    db.session.add(drive)
+    db.session.flush()
+    audit.record(actor, "drive.created", "drive", drive.id, status=status.value)
+    return drive
+
+
+def default_minimum(currency: str) -> int:
+    """A minimum that stops card testing with tiny charges: 5 major units (500 for JPY-like)."""
+    return 500 if exponent(currency) == 0 else 5 * 10 ** exponent(currency)
+
+
+def maximum_minor(currency: str) -> int:
+    """The configured largest single gift, in this currency's minor units."""
+    major = int(current_app.config["DONATION_MAX_MAJOR"])
+    return major * (100 if exponent(currency) == 0 else 10 ** exponent(currency))
+
+
+def set_drive_status(drive: Drive, status: DriveStatus, *, actor: Any) -> None:
+    """Open or close a drive by hand; audited."""
+    old = drive.status
+    drive.status = status
+    drive.closed_at = now() if status is DriveStatus.CLOSED else None
+    audit.record(
+        actor,
+        "drive.status_changed",
+        "drive",
+        drive.id,
+        from_status=old.value,
+        to_status=status.value,
+    )
+
+
+# --- Donations ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GiftRequest:
+    """What the donor asked for, already parsed."""
+
+    amount_minor: int
+    cover_fees: bool = False
+    name: str = ""
+    email: str = ""
+    is_anonymous: bool = False
+    message: str = ""
+
+
+def processing_fee(amount_minor: int, currency: str) -> int:
+    """What covering Stripe's fee adds to a gift in this currency."""
+    config = current_app.config
+    fixed = 0 if exponent(currency) == 0 else int(config["STRIPE_FEE_FIXED_MINOR"])
+    return fee_to_cover(amount_minor, int(config["STRIPE_FEE_BASIS_POINTS"]), fixed)
+
+
+def start_donation(drive: Drive, gift: GiftRequest) -> Donation:
+    """Check the rules and write the donation as `pending`, before Stripe is called."""
+    if not is_open(drive):
+        raise DriveNotOpen("This drive is not taking gifts: it has ended or not yet started.")
+    if gift.amount_minor < drive.minimum_minor:
+        minimum = format_money(drive.minimum_minor, drive.currency)
+        raise AmountOutOfRange(f"The smallest gift to this drive is {minimum}.")
+    if gift.amount_minor > maximum_minor(drive.currency):
+        largest = format_money(maximum_minor(drive.currency), drive.currency)
+        raise AmountOutOfRange(
+            f"The largest gift we can take online is {largest}. Please contact us for more."
+        )
+    fee = processing_fee(gift.amount_minor, drive.currency) if gift.cover_fees else 0
+    donation = Donation(
+        drive_id=drive.id,
+        amount_minor=gift.amount_minor + fee,
+        fee_cover_minor=fee,
+        currency=drive.currency,
+        status=DonationStatus.PENDING,
+        is_anonymous=gift.is_anonymous,
+        message=gift.message.strip() or None,
+        public_name=None if gift.is_anonymous else first_name(gift.name),
+        created_at=now(),
+        updated_at=now(),
+    )
+    db.session.add(donation)
+    db.session.flush()
+    if gift.name.strip():
+        donation.name_sealed = seal(gift.name.strip(), _purpose(donation, "name"))
+    if gift.email.strip():
+        donation.email_sealed = seal(gift.email.strip(), _purpose(donation, "email"))
+    return donation
+
+
+def first_name(name: str) -> str | None:
+    """The part of a donor's name shown publicly: the first word, shortened."""
+    words = name.strip().split()
+    return words[0][:40] if words else None
+
+
+def _purpose(donation: Donation, field: str) -> str:
+    return f"donation:{donation.id}:{field}"
+
+
+def donor_details(donation: Donation) -> dict[str, str | None]:
+    """The sealed name and email, opened (for the donor's own thank-you page and finance)."""
+    return {
+        field: unseal(value, _purpose(donation, field)) if value else None
+        for field, value in (("name", donation.name_sealed), ("email", donation.email_sealed))
+    }
+
+
+def receipt_email(donation: Donation) -> str | None:
+    """The address Stripe sends the receipt to, if the donor gave one."""
+    return donor_details(donation)["email"]
+
+
+def _apply(donation: Donation, change: Any) -> None:
+    """Apply a change to a donation and move the drive's totals by the difference, atomically."""
+    before_minor, before_donor = donation.counted_minor, donation.counts_as_donor
+    change(donation)
+    donation.updated_at = now()
+    delta_minor = donation.counted_minor - before_minor
+    delta_donors = donation.counts_as_donor - before_donor
+    if delta_minor == 0 and delta_donors == 0:
+        return
+    raised = db.session.execute(
+        update(DriveTotals)
+        .where(DriveTotals.drive_id == donation.drive_id)
+        .values(
+            raised_minor=DriveTotals.raised_minor + delta_minor,
+            donors=DriveTotals.donors + delta_donors,
+            version=DriveTotals.version + 1,
+        )
+        .returning(DriveTotals.raised_minor)
+    ).scalar_one()
+    drive = db.session.get(Drive, donation.drive_id)
+    if drive is None or drive.status is not DriveStatus.LIVE:
+        return
+    if drive.closes_at_goal and raised >= drive.goal_minor:
+        drive.status = DriveStatus.CLOSED
+        drive.closed_at = now()
+        audit.record(None, "drive.goal_reached", "drive", drive.id, to_status="closed")
+
+
+def set_payment_status(
+    donation: Donation, status: DonationStatus, message: str | None = None
+) -> bool:
+    """Move the payment state if the transition table allows it; return whether it moved."""
+    if status is donation.status or status not in ALLOWED_TRANSITIONS[donation.status]:
+        return False
+
+    def change(target: Donation) -> None:
+        target.status = status
+        if status is DonationStatus.SUCCEEDED:
+            target.succeeded_at = target.succeeded_at or now()
+            target.failure_message = None
+        elif message:
+            target.failure_message = message[:300]
+
+    _apply(donation, change)
+    return True
+
+
+def apply_payment_result(donation: Donation, result: PaymentResult) -> None:
+    """Record what Stripe says about the donation's PaymentIntent (idempotent)."""
+    if donation.payment_intent_id is None:
+        donation.payment_intent_id = result.payment_intent_id
+    if result.charge_id and donation.charge_id is None:
+        donation.charge_id = result.charge_id
+    status = STRIPE_STATUS.get(result.status)
+    if status is not None:
+        set_payment_status(donation, status, result.error_message)
+
+
+def record_refund(donation: Donation, amount_refunded_minor: int) -> None:
+    """A (partial or full) refund: Stripe sends the cumulative amount, so keep the largest."""
+
+    def change(target: Donation) -> None:
+        target.amount_refunded_minor = min(
+            max(target.amount_refunded_minor, amount_refunded_minor), target.amount_minor
+        )
+        # A refunded charge was paid, whatever order the events came in.
+        if target.status is not DonationStatus.SUCCEEDED:
+            target.status = DonationStatus.SUCCEEDED
+            target.succeeded_at = target.succeeded_at or now()
+
+    _apply(donation, change)
+
+
+def record_dispute(donation: Donation, status: DisputeStatus, amount_minor: int) -> None:
+    """A dispute opened or closed; a closed outcome is never reopened by a late `created`."""
+
+    def change(target: Donation) -> None:
+        if target.dispute_status in (DisputeStatus.WON, DisputeStatus.LOST) and (
+            status is DisputeStatus.OPEN
+        ):
+            return
+        target.dispute_status = status
+        target.disputed_minor = min(amount_minor, target.amount_minor)
+        if target.status is not DonationStatus.SUCCEEDED:
+            target.status = DonationStatus.SUCCEEDED
+            target.succeeded_at = target.succeeded_at or now()
+
+    _apply(donation, change)
+
+
+def find_donation_for_intent(
+    payment_intent_id: str | None, donation_id: str | None = None, *, lock: bool = False
+) -> Donation | None:
+    """The donation behind a PaymentIntent (by our metadata id first, then the intent id)."""
+    query = select(Donation)
+    if donation_id:
+        query = query.where(Donation.id == donation_id)
+    elif payment_intent_id:
+        query = query.where(Donation.payment_intent_id == payment_intent_id)
+    else:
+        return None
+    if lock:
+        query = query.with_for_update()
+    return db.session.scalar(query)
+
+
+def find_donation_for_charge(charge_id: str, *, lock: bool = False) -> Donation | None:
+    """The donation whose charge this is."""
+    query = select(Donation).where(Donation.charge_id == charge_id)
+    return db.session.scalar(query.with_for_update() if lock else query)
+
+
+# --- Reading totals -------------------------------------------------------------------------
+
+
+def recount(drive_id: int) -> tuple[int, int]:
+    """Raised and donors from every donation (slow; for checks and repair, not page views)."""
+    donations = db.session.scalars(select(Donation).where(Donation.drive_id == drive_id))
+    raised = donors = 0
+    for donation in donations:
+        raised += donation.counted_minor
+        donors += donation.counts_as_donor
+    return raised, donors
+
+
+def recent_gifts(drive: Drive, limit: int = 8) -> list[Donation]:
+    """The latest succeeded gifts for the public list (first name or anonymous only)."""
+    return list(
+        db.session.scalars(
+            select(Donation)
+            .where(Donation.drive_id == drive.id, Donation.status == DonationStatus.SUCCEEDED)
+            .order_by(Donation.succeeded_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def live_drives() -> list[Drive]:
+    """Drives open now, soonest ending first."""
+    moment = now()
+    return list(
+        db.session.scalars(
+            select(Drive)
+            .options(joinedload(Drive.totals))
+            .where(
+                Drive.status == DriveStatus.LIVE, Drive.starts_at <= moment, Drive.ends_at > moment
+            )
+            .order_by(Drive.ends_at)
+        )
+    )
+
+
+def count_donations(drive_id: int) -> int:
+    return int(
+        db.session.scalar(select(func.count(Donation.id)).where(Donation.drive_id == drive_id)) or 0
+    )

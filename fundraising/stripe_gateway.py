@@ -1,0 +1,164 @@
+"""The one place that talks to Stripe. It returns our own small types and raises our errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import stripe
+
+log = logging.getLogger(__name__)
+
+
+class GatewayUnavailable(RuntimeError):
+    """Stripe could not be reached or did not answer in time: nobody was charged by us."""
+
+
+class PaymentDeclined(RuntimeError):
+    """The card was declined; the message is Stripe's, safe to show the donor."""
+
+    def __init__(self, message: str, payment_intent_id: str | None = None) -> None:
+        super().__init__(message)
+        self.payment_intent_id = payment_intent_id
+
+
+class GatewayRejected(RuntimeError):
+    """Stripe refused the request itself (bad parameters, bad key)."""
+
+
+class InvalidSignature(ValueError):
+    """A webhook whose signature is missing, wrong or too old."""
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    """The parts of a PaymentIntent the app uses."""
+
+    payment_intent_id: str
+    status: str
+    amount_minor: int
+    currency: str
+    client_secret: str | None = None
+    charge_id: str | None = None
+    error_message: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_stripe(cls, intent: Any) -> PaymentResult:
+        """Build from a PaymentIntent as the API or a webhook gives it (object or dict)."""
+        data = intent if isinstance(intent, dict) else intent.to_dict()
+        charge = data.get("latest_charge")
+        if isinstance(charge, dict):
+            charge = charge.get("id")
+        error = data.get("last_payment_error") or {}
+        return cls(
+            payment_intent_id=data["id"],
+            status=data["status"],
+            amount_minor=int(data["amount"]),
+            currency=str(data["currency"]).lower(),
+            client_secret=data.get("client_secret"),
+            charge_id=charge,
+            error_message=error.get("message"),
+            metadata=dict(data.get("metadata") or {}),
+        )
+
+
+class StripeGateway:
+    """Stripe through its official library, pointed at Stripe or at localstripe."""
+
+    def __init__(
+        self,
+        secret_key: str | None,
+        webhook_secret: str | None,
+        api_base: str | None = None,
+        timeout_seconds: float = 20.0,
+    ) -> None:
+        self.webhook_secret = webhook_secret
+        self._client: stripe.StripeClient | None = None
+        if secret_key:
+            self._client = stripe.StripeClient(
+                secret_key,
+                base_addresses={"api": api_base} if api_base else None,
+                max_network_retries=1,
+                http_client=stripe.RequestsClient(timeout=timeout_seconds),
+            )
+
+    @property
+    def client(self) -> stripe.StripeClient:
+        if self._client is None:
+            raise GatewayUnavailable("Stripe is not configured (STRIPE_SECRET_KEY is not set)")
+        return self._client
+
+    def create_payment(
+        self,
+        *,
+        amount_minor: int,
+        currency: str,
+        payment_method: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+        receipt_email: str | None,
+        description: str,
+        statement_descriptor_suffix: str | None,
+        return_url: str,
+    ) -> PaymentResult:
+        """Create and confirm a PaymentIntent in one call (Stripe's finalise-on-server flow)."""
+        params: dict[str, Any] = {
+            "amount": amount_minor,
+            "currency": currency,
+            "payment_method": payment_method,
+            "payment_method_types": ["card"],
+            "confirm": True,
+            "use_stripe_sdk": True,
+            "return_url": return_url,
+            "metadata": metadata,
+            "description": description,
+        }
+        if receipt_email:
+            params["receipt_email"] = receipt_email
+        if statement_descriptor_suffix:
+            params["statement_descriptor_suffix"] = statement_descriptor_suffix
+        try:
+            intent = self.client.v1.payment_intents.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.CardError as error:
+            body = error.json_body if isinstance(error.json_body, dict) else {}
+            intent_id = (body.get("error", {}).get("payment_intent") or {}).get("id")
+            raise PaymentDeclined(
+                error.user_message or "Your card was declined.", intent_id
+            ) from error
+        except stripe.APIConnectionError as error:
+            raise GatewayUnavailable("Stripe could not be reached") from error
+        except stripe.RateLimitError as error:
+            raise GatewayUnavailable("Stripe is rate limiting requests") from error
+        except stripe.APIError as error:
+            raise GatewayUnavailable("Stripe answered with a server error") from error
+        except stripe.StripeError as error:
+            log.warning("Stripe refused a payment request: %s", type(error).__name__)
+            raise GatewayRejected(error.user_message or "The payment was refused.") from error
+        return PaymentResult.from_stripe(intent)
+
+    def retrieve_payment(self, payment_intent_id: str) -> PaymentResult:
+        """Fetch a PaymentIntent's current state."""
+        try:
+            intent = self.client.v1.payment_intents.retrieve(payment_intent_id)
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as error:
+            raise GatewayUnavailable("Stripe could not be reached") from error
+        except stripe.StripeError as error:
+            raise GatewayRejected("Stripe does not know this payment") from error
+        return PaymentResult.from_stripe(intent)
+
+    def verify_webhook(self, payload: bytes, signature: str | None) -> dict[str, Any]:
+        """Check the Stripe-Signature header (and its age); return the event as plain data."""
+        if not signature or not self.webhook_secret:
+            raise InvalidSignature("missing signature")
+        try:
+            stripe.Webhook.construct_event(payload, signature, self.webhook_secret)
+        except (stripe.SignatureVerificationError, ValueError) as error:
+            raise InvalidSignature("signature does not verify") from error
+        event: dict[str, Any] = json.loads(payload)
+        return event

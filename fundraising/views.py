@@ -1,0 +1,250 @@
+"""Public pages: live drives, a drive's page, giving, the thank-you page and live progress."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+
+from extensions import db, limiter
+from fundraising import services, webhooks
+from fundraising.forms import DonationForm
+from fundraising.models import Donation, Drive, DriveStatus
+from fundraising.money import InvalidAmount, parse_amount
+from fundraising.presentation import drive_context, progress_payload
+from fundraising.stripe_gateway import (
+    GatewayRejected,
+    GatewayUnavailable,
+    InvalidSignature,
+    PaymentDeclined,
+    StripeGateway,
+)
+from security.headers import allows_stripe
+
+log = logging.getLogger(__name__)
+bp = Blueprint("fundraising", __name__)
+
+UNAVAILABLE = (
+    "The payment service is unavailable right now. You have not been charged. "
+    "Please try again in a few minutes."
+)
+GIFTS_KEY = "gifts"
+MAX_REMEMBERED_GIFTS = 20
+
+
+def gateway() -> StripeGateway:
+    """The Stripe gateway built in create_app (tests may hand in another)."""
+    return current_app.extensions["stripe_gateway"]
+
+
+def _drive_or_404(slug: str) -> Drive:
+    drive = services.get_drive(slug)
+    if drive is None or drive.status is DriveStatus.DRAFT:
+        abort(404)
+    return drive
+
+
+def _per_ip_limit() -> str:
+    return str(current_app.config["DONATE_RATE_LIMIT_PER_IP"])
+
+
+def _per_drive_limit() -> str:
+    return str(current_app.config["DONATE_RATE_LIMIT_PER_DRIVE"])
+
+
+def _drive_key() -> str:
+    return "drive:" + str((request.view_args or {}).get("slug", ""))
+
+
+def _remember_gift(donation: Donation) -> None:
+    gifts = [gift for gift in session.get(GIFTS_KEY, []) if gift != donation.id]
+    session[GIFTS_KEY] = [*gifts, donation.id][-MAX_REMEMBERED_GIFTS:]
+
+
+def _error(message: str, status: int, **extra: Any) -> ResponseReturnValue:
+    return jsonify(error=message, **extra), status
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    """Drives that are taking gifts now."""
+    return render_template("fundraising/index.html", drives=services.live_drives())
+
+
+@bp.get("/drives/<slug>")
+@allows_stripe
+def drive_page(slug: str) -> ResponseReturnValue:
+    """A drive's story, progress, recent gifts and the donation form."""
+    drive = _drive_or_404(slug)
+    return render_template("fundraising/drive.html", form=DonationForm(), **drive_context(drive))
+
+
+@bp.post("/drives/<slug>/donate")
+@limiter.limit(_per_ip_limit)
+@limiter.limit(_per_drive_limit, key_func=_drive_key)
+def donate(slug: str) -> ResponseReturnValue:
+    """Create and confirm the payment; answer JSON for the page's script."""
+    drive = services.get_drive(slug)
+    if drive is None or drive.status is DriveStatus.DRAFT:
+        return _error("There is no such drive.", 404)
+    if not services.is_open(drive):
+        return _error("This drive has ended and is no longer taking gifts.", 410)
+    form = DonationForm()
+    if not form.validate_on_submit():
+        field, errors = next(iter(form.errors.items()))
+        return _error(errors[0] if errors else "Check the form.", 400, field=field)
+    if form.currency.data and form.currency.data.lower() != drive.currency:
+        return _error(
+            f"This drive takes gifts in {drive.currency.upper()} only.", 400, field="currency"
+        )
+    try:
+        amount_minor = parse_amount(form.amount.data, drive.currency)
+    except InvalidAmount as error:
+        return _error(str(error), 400, field="amount")
+    gift = services.GiftRequest(
+        amount_minor=amount_minor,
+        cover_fees=bool(form.cover_fees.data),
+        name=form.name.data or "",
+        email=form.email.data or "",
+        is_anonymous=bool(form.anonymous.data),
+        message=form.message.data or "",
+    )
+    try:
+        donation = services.start_donation(drive, gift)
+    except services.DriveNotOpen as error:
+        return _error(str(error), 410)
+    except services.FundraisingError as error:
+        return _error(str(error), 400, field="amount")
+    db.session.commit()  # the pending row exists before Stripe is asked for anything
+    _remember_gift(donation)
+    return _charge(drive, donation, form.payment_method.data or "")
+
+
+def _charge(drive: Drive, donation: Donation, payment_method: str) -> ResponseReturnValue:
+    config = current_app.config
+    try:
+        result = gateway().create_payment(
+            amount_minor=donation.amount_minor,
+            currency=donation.currency,
+            payment_method=payment_method,
+            idempotency_key=f"donation-{donation.id}",
+            metadata={"drive_id": str(drive.id), "donation_id": donation.id},
+            receipt_email=services.receipt_email(donation),
+            description=drive.receipt_description or config["RECEIPT_DESCRIPTION"],
+            statement_descriptor_suffix=drive.statement_descriptor_suffix
+            or config["STATEMENT_DESCRIPTOR_SUFFIX"],
+            return_url=url_for("fundraising.thanks", slug=drive.slug, _external=True),
+        )
+    except PaymentDeclined as error:
+        if error.payment_intent_id:
+            donation.payment_intent_id = error.payment_intent_id
+        services.set_payment_status(donation, services.DonationStatus.FAILED, str(error))
+        db.session.commit()
+        return _error(str(error), 400, donation_id=donation.id, field="card")
+    except GatewayUnavailable:
+        services.set_payment_status(donation, services.DonationStatus.UNREACHABLE)
+        db.session.commit()
+        log.warning("Stripe unreachable while creating a payment for drive %s", drive.id)
+        return _error(UNAVAILABLE, 503, donation_id=donation.id)
+    except GatewayRejected as error:
+        services.set_payment_status(donation, services.DonationStatus.FAILED, str(error))
+        db.session.commit()
+        return _error(str(error), 400, donation_id=donation.id)
+    services.apply_payment_result(donation, result)
+    db.session.commit()
+    if donation.status is services.DonationStatus.FAILED:
+        return _error(
+            result.error_message or "Your card was declined.",
+            400,
+            donation_id=donation.id,
+            field="card",
+        )
+    status = result.status if result.status in ("succeeded", "requires_action") else "processing"
+    return jsonify(donation_id=donation.id, status=status, client_secret=result.client_secret)
+
+
+@bp.get("/drives/<slug>/thanks")
+def thanks(slug: str) -> ResponseReturnValue:
+    """Thank the donor; confirm the payment with Stripe so a late webhook loses nothing."""
+    drive = _drive_or_404(slug)
+    intent_id = request.args.get("payment_intent", "")
+    donation = None
+    if intent_id.startswith("pi_") and len(intent_id) < 255:
+        donation = services.find_donation_for_intent(intent_id)
+    if donation is not None and donation.drive_id != drive.id:
+        donation = None
+    if donation is not None:
+        try:
+            services.apply_payment_result(donation, gateway().retrieve_payment(intent_id))
+            db.session.commit()
+        except (GatewayUnavailable, GatewayRejected):
+            db.session.rollback()
+    is_own = donation is not None and donation.id in session.get(GIFTS_KEY, [])
+    return render_template(
+        "fundraising/thanks.html",
+        drive=drive,
+        donation=donation if is_own else None,
+        donor=services.donor_details(donation) if is_own and donation else {},
+    )
+
+
+@bp.get("/drives/<slug>/progress.json")
+def progress(slug: str) -> ResponseReturnValue:
+    """Raised, goal, donors and the window: polled by every open drive page, so it is cheap."""
+    drive = _drive_or_404(slug)
+    payload = progress_payload(drive)
+    response: Response = jsonify(payload)
+    response.set_etag(
+        f"{drive.id}-{drive.totals.version}-{int(payload['open'])}-{drive.status.value}"
+    )
+    response.headers["Cache-Control"] = "public, max-age=5"
+    return response.make_conditional(request)
+
+
+@bp.get("/drives/<slug>/cover.jpg")
+def cover(slug: str) -> ResponseReturnValue:
+    """The drive's cover image (re-encoded, without metadata)."""
+    drive = _drive_or_404(slug)
+    if drive.cover is None:
+        abort(404)
+    response = Response(drive.cover.image, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.set_etag(f"cover-{drive.id}-{drive.cover.version}")
+    return response.make_conditional(request)
+
+
+webhook_bp = Blueprint("webhooks", __name__)
+
+
+@webhook_bp.post("/stripe/webhook")
+@limiter.exempt
+def stripe_webhook() -> ResponseReturnValue:
+    """Stripe's events: verified, stored once, applied; 500 on a handler error so it retries."""
+    payload = request.get_data(cache=False)
+    try:
+        event = gateway().verify_webhook(payload, request.headers.get("Stripe-Signature"))
+    except InvalidSignature:
+        return _error("The signature is missing, wrong or too old.", 400)
+    try:
+        outcome = webhooks.receive_event(event)
+        db.session.commit()
+    except ValueError:
+        db.session.rollback()
+        return _error("Not a Stripe event.", 400)
+    except Exception as error:  # noqa: BLE001  (any failure: undo all, let Stripe retry)
+        db.session.rollback()
+        log.error("webhook %s failed: %s", event.get("type"), type(error).__name__)
+        return _error("The event could not be applied; it will be retried.", 500)
+    return jsonify(received=True, outcome=outcome)
