@@ -180,14 +180,26 @@ SHIM = Path(__file__).parent / "e2e" / "stripe_shim.js"
 
 
 def start_localstripe(
-    directory: Path, *, delay_ms: int = 0, webhook_url: str | None = None,
+    directory: Path,
+    *,
+    delay_ms: int = 0,
+    webhook_url: str | None = None,
     webhook_secret: str | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start localstripe on a free port; return the process and its base URL."""
     port_file = directory / f"localstripe-{os.getpid()}-{time.monotonic_ns()}.port"
     command = [
-        sys.executable, "-m", "fundraising.localstripe_server", "--port", "0",
-        "--port-file", str(port_file), "--delay-ms", str(delay_ms), "--stripe-js", str(SHIM),
+        sys.executable,
+        "-m",
+        "fundraising.localstripe_server",
+        "--port",
+        "0",
+        "--port-file",
+        str(port_file),
+        "--delay-ms",
+        str(delay_ms),
+        "--stripe-js",
+        str(SHIM),
     ]
     if webhook_url and webhook_secret:
         command += ["--webhook-url", webhook_url, "--webhook-secret", webhook_secret]
@@ -242,8 +254,13 @@ def create_payment_method(base: str, number: str = "4242424242424242") -> str:
     response = requests.post(
         base + "/v1/payment_methods",
         headers={"Authorization": "Bearer sk_test_localstripe"},
-        data={"type": "card", "card[number]": number, "card[exp_month]": "12",
-              "card[exp_year]": "2034", "card[cvc]": "123"},
+        data={
+            "type": "card",
+            "card[number]": number,
+            "card[exp_month]": "12",
+            "card[exp_year]": "2034",
+            "card[cvc]": "123",
+        },
         timeout=10,
     )
     response.raise_for_status()
