@@ -17,10 +17,25 @@ $(BIN)/.installed: requirements-dev.lock
 
 install: $(BIN)/.installed
 
+# Without a Stripe key, localstripe (offline Stripe) runs beside the app, with its webhooks
+# pointed at the app and our Stripe.js stand-in, so the demo drive takes test card 4242...
 run: install
-	$(BIN)/flask --app app db upgrade
-	$(BIN)/flask --app app demo
-	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"
+	@set -euo pipefail; \
+	$(BIN)/flask --app app db upgrade; \
+	if [ -z "$${STRIPE_SECRET_KEY:-}" ]; then \
+	  secret="$${STRIPE_WEBHOOK_SECRET:-$$($(BIN)/flask --app app stripe local-webhook-secret)}"; \
+	  $(BIN)/python -m fundraising.localstripe_server --port $(LOCALSTRIPE_PORT) \
+	    --webhook-url http://127.0.0.1:$(PORT)/stripe/webhook --webhook-secret "$$secret" \
+	    --stripe-js tests/e2e/stripe_shim.js & \
+	  trap 'kill %1 2>/dev/null' EXIT; \
+	  export STRIPE_SECRET_KEY=sk_test_localstripe STRIPE_PUBLISHABLE_KEY=pk_test_localstripe \
+	    STRIPE_API_BASE=http://127.0.0.1:$(LOCALSTRIPE_PORT) \
+	    STRIPE_JS_URL=http://127.0.0.1:$(LOCALSTRIPE_PORT)/js.stripe.com/v3/ \
+	    STRIPE_WEBHOOK_SECRET="$$secret"; \
+	  echo "Stripe: localstripe on http://127.0.0.1:$(LOCALSTRIPE_PORT) (test card 4242 4242 4242 4242)"; \
+	fi; \
+	$(BIN)/flask --app app demo; \
+	echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"; \
 	$(BIN)/flask --app app run --host 127.0.0.1 --port $(PORT) --no-debugger --no-reload
 
 test: lint

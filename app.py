@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 from babel.dates import format_datetime
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -19,13 +18,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import accounts.guards  # noqa: F401  (registers the Flask-Login request loader)
 from accounts import admin_views as accounts_admin_views
 from accounts import cli as accounts_cli
-from accounts import services as account_services
+from accounts import demo as accounts_demo
 from accounts import views as accounts_views
-from accounts.models import Role
 from audit import cli as audit_cli
 from config import load_config
 from extensions import csrf, db, limiter, login_manager, migrate
 from fundraising import cli as fundraising_cli
+from fundraising import demo as fundraising_demo
 from fundraising import views as fundraising_views
 from fundraising.money import format_money
 from fundraising.stripe_gateway import StripeGateway
@@ -66,6 +65,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(load_config(Path(app.instance_path), config))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("stripe").setLevel(logging.WARNING)  # request logs add nothing we need
 
     db.init_app(app)
     migrate.init_app(
@@ -108,6 +108,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         fundraising_views.bp,
         fundraising_views.webhook_bp,
         fundraising_cli.bp,
+        fundraising_cli.stripe_bp,
     ):
         app.register_blueprint(blueprint)
     app.cli.add_command(demo_command)
@@ -116,28 +117,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 @click.command("demo")
 def demo_command() -> None:
-    """Seed demo data (one user per role) when the database is empty; print the credentials."""
-    from flask import current_app
-
-    from extensions import db as database
-
+    """Seed demo data (staff, a live drive with gifts) once; print the staff credentials."""
     if current_app.config["APP_ENV"] == "production":
         raise click.ClickException("The demo is for development only.")
     credentials_path = Path(current_app.instance_path) / DEMO_CREDENTIALS_FILE
-    if account_services.find_user_by_email("admin@demo.invalid") is not None:
+    if accounts_demo.is_seeded():
         click.echo("Demo data is already there; nothing seeded.")
         if credentials_path.exists():
             click.echo(credentials_path.read_text(encoding="utf-8"))
         return
-    lines = ["Demo staff (development only):"]
-    for role in Role:
-        email = f"{role.value}@demo.invalid"
-        password = "-".join(secrets.token_urlsafe(6) for _ in range(3))
-        user = account_services.create_user(email, f"Demo {role.label}", role, password, actor=None)
-        lines.append(f"  {role.label:<11} email {email}  password {password}")
-        lines.append(f"              authenticator: {account_services.provisioning_uri(user)}")
-    lines.append("Current code without a phone: flask --app app users code --email EMAIL")
-    database.session.commit()
+    lines = accounts_demo.seed_demo_users()
+    drive = fundraising_demo.seed_demo_drive()
+    lines.append(f"Demo drive: /drives/{drive.slug}")
+    db.session.commit()
     text = "\n".join(lines)
     credentials_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(credentials_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import click
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from extensions import db
 from fundraising import services
@@ -62,3 +62,14 @@ def create_command(
         raise click.ClickException(str(error)) from error
     db.session.commit()
     click.echo(f"Created drive /drives/{drive.slug} ({drive.status.value}), id {drive.id}")
+
+
+stripe_bp = Blueprint("stripe_cli", __name__, cli_group="stripe")
+
+
+@stripe_bp.cli.command("local-webhook-secret")
+def local_webhook_secret_command() -> None:
+    """Print the webhook secret, for `make run` to hand to localstripe (development only)."""
+    if current_app.config["APP_ENV"] == "production":
+        raise click.ClickException("This command is disabled in production.")
+    click.echo(current_app.config["STRIPE_WEBHOOK_SECRET"])

@@ -36,6 +36,7 @@ EXTRA_INTENT_PARAMS = (
     "return_url",
     "use_stripe_sdk",
 )
+PUBLISHABLE_KEY = "publishable_key"
 
 
 def _no_disk(*_args: Any, **_kwargs: Any) -> None:
@@ -67,12 +68,7 @@ def _patch_publishable_key() -> None:
     original = server.get_api_key
 
     def get_api_key(request: web.Request) -> str | None:
-        found = original(request)
-        if found is None and request.method == "POST" and request.path == "/v1/payment_methods":
-            header = request.headers.get("Authorization", "").split(" ")
-            if len(header) == 2 and header[0] == "Bearer" and header[1].startswith("pk_"):
-                return header[1]
-        return found
+        return original(request) or request.get(PUBLISHABLE_KEY)
 
     server.get_api_key = get_api_key
 
@@ -108,6 +104,11 @@ def _middlewares(delay_seconds: float, stripe_js: str | None) -> list[Any]:
 
     @web.middleware
     async def script(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.method == "POST" and request.path == "/v1/payment_methods":
+            # Stripe.js sends the publishable key in the form body (no preflight needed).
+            key = (await request.post()).get("key")
+            if isinstance(key, str) and key.startswith("pk_"):
+                request[PUBLISHABLE_KEY] = key
         if stripe_js and request.path == "/js.stripe.com/v3/":
             return web.Response(
                 text=Path(stripe_js).read_text(encoding="utf-8"),

@@ -47,6 +47,7 @@
         var inputs = options.card.inputs;
         var expiry = (inputs.expiry.value || "").split("/");
         var data = {
+          "key": publishableKey,
           "type": "card",
           "card[number]": (inputs.number.value || "").replace(/\s+/g, ""),
           "card[exp_month]": (expiry[0] || "").trim(),
@@ -58,8 +59,7 @@
         if (billing.email) { data["billing_details[email]"] = billing.email; }
         return fetch(base + "/v1/payment_methods", {
           method: "POST",
-          headers: { "Authorization": "Bearer " + publishableKey,
-                     "Content-Type": "application/x-www-form-urlencoded" },
+          headers: { "Content-Type": "application/x-www-form-urlencoded" },
           body: form(data)
         }).then(function (response) {
           return response.json().then(function (body) {
