@@ -23,6 +23,7 @@ from accounts import views as accounts_views
 from audit import cli as audit_cli
 from config import load_config
 from extensions import csrf, db, limiter, login_manager, migrate
+from fundraising import admin_views as fundraising_admin_views
 from fundraising import cli as fundraising_cli
 from fundraising import demo as fundraising_demo
 from fundraising import views as fundraising_views
@@ -106,6 +107,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         accounts_cli.bp,
         audit_cli.bp,
         fundraising_views.bp,
+        fundraising_admin_views.bp,
         fundraising_views.webhook_bp,
         fundraising_cli.bp,
         fundraising_cli.stripe_bp,

@@ -169,6 +169,45 @@ def set_drive_status(drive: Drive, status: DriveStatus, *, actor: Any) -> None:
     )
 
 
+def update_drive(drive: Drive, *, actor: Any, **values: Any) -> None:
+    """Change a drive's settings; its currency is fixed once a gift has been made."""
+    currency = values.get("currency", drive.currency).lower()
+    if currency != drive.currency and count_donations(drive.id):
+        raise FundraisingError("The currency cannot change after gifts have been made.")
+    if currency not in SUPPORTED:
+        raise FundraisingError(f"Currency {currency.upper()} is not supported.")
+    starts_at = values.get("starts_at", drive.starts_at)
+    ends_at = values.get("ends_at", drive.ends_at)
+    if ends_at <= starts_at:
+        raise FundraisingError("The drive must end after it starts.")
+    slug = values.get("slug", drive.slug)
+    if slug != drive.slug and get_drive(slug) is not None:
+        raise FundraisingError("A drive with this address already exists.")
+    for name, value in values.items():
+        setattr(drive, name, value)
+    audit.record(actor, "drive.updated", "drive", drive.id)
+
+
+def extend_drive(drive: Drive, ends_at: datetime, *, actor: Any) -> None:
+    """Move the end later (and reopen a drive that had closed at its end time)."""
+    if ends_at <= max(drive.ends_at, now()):
+        raise FundraisingError("The new end must be later than the current end and than now.")
+    drive.ends_at = ends_at
+    if drive.status is DriveStatus.CLOSED:
+        drive.status = DriveStatus.LIVE
+        drive.closed_at = None
+    audit.record(actor, "drive.extended", "drive", drive.id, to_status=drive.status.value)
+
+
+def all_drives() -> list[Drive]:
+    """Every drive, newest first, with totals (for the admin list)."""
+    return list(
+        db.session.scalars(
+            select(Drive).options(joinedload(Drive.totals)).order_by(Drive.created_at.desc())
+        )
+    )
+
+
 # --- Donations ------------------------------------------------------------------------------
 
 
