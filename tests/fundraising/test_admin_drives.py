@@ -53,7 +53,9 @@ def test_admin_creates_a_draft_previews_and_opens_it(app, admin_client, client):
     drive = drive_by_slug(app, "visas")
     assert drive.status is DriveStatus.DRAFT
     assert (drive.goal_minor, drive.currency, drive.suggested_minor) == (
-        1_500_000, "eur", [2000, 5000, 15000]
+        1_500_000,
+        "eur",
+        [2000, 5000, 15000],
     )
     assert client.get("/drives/visas").status_code == 404  # drafts are not public
     preview = admin_client.get(f"/admin/drives/{drive.id}/preview")
@@ -73,8 +75,9 @@ def test_bad_goal_is_shown_next_to_its_field_and_nothing_is_created(app, admin_c
 def test_cover_is_reencoded_without_metadata(app, admin_client, client):
     drive_id = make_drive(app, slug="visas")
     data = {**FORM, "cover": (io.BytesIO(jpeg_with_gps()), "photo.jpg"), "cover_alt": "A road"}
-    response = admin_client.post(f"/admin/drives/{drive_id}", data=data,
-                                 content_type="multipart/form-data")
+    response = admin_client.post(
+        f"/admin/drives/{drive_id}", data=data, content_type="multipart/form-data"
+    )
     assert response.status_code == 302
     stored = client.get("/drives/visas/cover.jpg").data
     assert b"SecretCameraMaker" not in stored
@@ -87,8 +90,9 @@ def test_cover_is_reencoded_without_metadata(app, admin_client, client):
 def test_a_file_that_is_not_an_image_is_refused(app, admin_client):
     drive_id = make_drive(app, slug="visas")
     data = {**FORM, "cover": (io.BytesIO(b"%PDF-1.7 not an image"), "x.jpg")}
-    response = admin_client.post(f"/admin/drives/{drive_id}", data=data,
-                                 content_type="multipart/form-data")
+    response = admin_client.post(
+        f"/admin/drives/{drive_id}", data=data, content_type="multipart/form-data"
+    )
     assert "not a readable image" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(Drive).where(Drive.slug == "visas")).cover is None
