@@ -70,6 +70,9 @@ SUPPORTED = frozenset(
     ]
 )
 MAX_MAJOR_DIGITS = 9
+# Amounts, goals and totals are 32-bit integer columns (PostgreSQL's INTEGER): refuse what
+# cannot be stored rather than fail in the database.
+MAX_MINOR = 2**31 - 1
 
 _AMOUNT = re.compile(r"^(\d+)(?:\.(\d+))?$")
 
@@ -111,6 +114,8 @@ def parse_amount(text: str | None, currency: str) -> int:
     minor = int(whole) * 10**digits + int(fraction.ljust(digits, "0") or "0")
     if minor <= 0:
         raise InvalidAmount("The amount must be more than zero.")
+    if minor > MAX_MINOR:
+        raise InvalidAmount("That amount is too large.")
     if digits == 3 and minor % 10:
         raise InvalidAmount("The last digit must be 0 for this currency.")
     return minor
