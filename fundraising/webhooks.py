@@ -35,6 +35,8 @@ def receive_event(event: dict[str, Any]) -> str:
 
     A duplicate delivery returns "duplicate" and changes nothing. An exception leaves the
     session to be rolled back by the caller, so nothing is half-written and Stripe retries.
+    Storing the event id is the transaction's first write, so a delivery racing another copy
+    of the same event rolls the session back (nothing else is in it) and answers "duplicate".
     """
     event_id = str(event.get("id") or "")
     event_type = str(event.get("type") or "")
@@ -44,14 +46,15 @@ def receive_event(event: dict[str, Any]) -> str:
         return "duplicate"
     data_object = (event.get("data") or {}).get("object") or {}
     stored = StripeEvent(id=event_id, type=event_type, object_id=data_object.get("id"))
-    savepoint = db.session.begin_nested()
+    # No savepoint here: with SQLite's driver a SAVEPOINT opened before any other write starts
+    # the transaction itself, and releasing it commits the event id on its own, so a handler
+    # error that follows would leave the event marked as received and Stripe's retry ignored.
+    db.session.add(stored)
     try:
-        db.session.add(stored)
         db.session.flush()
     except IntegrityError:
-        savepoint.rollback()
+        db.session.rollback()
         return "duplicate"  # the same event arrived twice at once: the other delivery wins
-    savepoint.commit()
     handler = HANDLERS.get(event_type)
     stored.outcome = handler(data_object) if handler else "ignored"
     return stored.outcome
