@@ -21,6 +21,9 @@ from accounts import cli as accounts_cli
 from accounts import demo as accounts_demo
 from accounts import views as accounts_views
 from audit import cli as audit_cli
+from cases import cli as cases_cli
+from cases import demo as cases_demo
+from cases import views as cases_views
 from config import load_config
 from extensions import csrf, db, limiter, login_manager, migrate
 from fundraising import admin_views as fundraising_admin_views
@@ -111,6 +114,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         fundraising_views.webhook_bp,
         fundraising_cli.bp,
         fundraising_cli.stripe_bp,
+        cases_views.bp,
+        cases_views.lockdown_bp,
+        cases_cli.bp,
+        cases_cli.keys_bp,
     ):
         app.register_blueprint(blueprint)
     app.cli.add_command(demo_command)
@@ -131,6 +138,7 @@ def demo_command() -> None:
     lines = accounts_demo.seed_demo_users()
     drive = fundraising_demo.seed_demo_drive()
     lines.append(f"Demo drive: /drives/{drive.slug}")
+    cases_demo.seed_demo_cases()
     db.session.commit()
     text = "\n".join(lines)
     credentials_path.parent.mkdir(parents=True, exist_ok=True)

@@ -103,6 +103,7 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         # What a donor's bank statement and receipt say: neutral, so they out nobody.
         "STATEMENT_DESCRIPTOR_SUFFIX": os.environ.get("STATEMENT_DESCRIPTOR_SUFFIX", "DONATION"),
         "RECEIPT_DESCRIPTION": os.environ.get("RECEIPT_DESCRIPTION", "Donation"),
+        "CASE_RETENTION_DAYS": int(os.environ.get("CASE_RETENTION_DAYS", "180")),
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
         "SMTP_HOST": os.environ.get("SMTP_HOST"),
         "SMTP_PORT": int(os.environ.get("SMTP_PORT", "587")),

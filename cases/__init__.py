@@ -1,0 +1,1 @@
+"""The restricted case manager: encrypted cases, stages, notes, assignments, retention, purge."""

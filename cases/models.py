@@ -1,0 +1,232 @@
+"""Cases of people at risk. Identifying fields are ciphertext; only coarse facts are clear."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from security.clock import UTCDateTime, now
+
+# The identifying fields, all encrypted under the case's data key.
+IDENTITY_FIELDS = (
+    "legal_name",
+    "known_as",
+    "date_of_birth",
+    "contact",
+    "current_location",
+    "risk_narrative",
+    "needs",
+    "household_members",
+)
+
+
+def _enum(kind: type[enum.Enum], name: str) -> Enum:
+    return Enum(kind, name=name, values_callable=lambda members: [m.value for m in members])
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Stage(enum.StrEnum):
+    REFERRED = "referred"
+    SCREENING = "screening"
+    VERIFIED = "verified"
+    APPROVED = "approved"
+    FUNDED = "funded"
+    TRAVEL_BOOKED = "travel_booked"
+    IN_TRANSIT = "in_transit"
+    ARRIVED = "arrived"
+    CLOSED = "closed"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+    @property
+    def is_closed(self) -> bool:
+        return self in (Stage.CLOSED, Stage.DECLINED, Stage.WITHDRAWN)
+
+
+class RiskLevel(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class ReferralSource(enum.StrEnum):
+    PARTNER = "partner"
+    SELF = "self"
+    HOTLINE = "hotline"
+    COMMUNITY = "community"
+    OTHER = "other"
+
+
+class Case(db.Model):  # type: ignore[name-defined]
+    """A person (and household) being moved to safety."""
+
+    __tablename__ = "cases"
+    __table_args__ = (CheckConstraint("household_size >= 1", name="household_positive"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    stage: Mapped[Stage] = mapped_column(_enum(Stage, "case_stage"), index=True)
+    risk_level: Mapped[RiskLevel] = mapped_column(_enum(RiskLevel, "risk_level"), index=True)
+    region: Mapped[str] = mapped_column(String(80))
+    destination_country: Mapped[str | None] = mapped_column(String(80))
+    household_size: Mapped[int] = mapped_column(Integer, default=1)
+    referral_source: Mapped[ReferralSource] = mapped_column(
+        _enum(ReferralSource, "referral_source"), default=ReferralSource.PARTNER
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    stage_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    purge_after: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Ciphertexts (NULL when empty or after purge).
+    legal_name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    known_as_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    date_of_birth_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    current_location_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    risk_narrative_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    needs_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    household_members_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    key: Mapped[CaseKey | None] = relationship(cascade="all, delete-orphan", uselist=False)
+    assignments: Mapped[list[CaseAssignment]] = relationship(
+        cascade="all, delete-orphan", back_populates="case"
+    )
+
+    @property
+    def is_purged(self) -> bool:
+        return self.purged_at is not None
+
+    @property
+    def assignee_ids(self) -> set[int]:
+        return {assignment.user_id for assignment in self.assignments}
+
+
+class CaseKey(db.Model):  # type: ignore[name-defined]
+    """The case's data key, wrapped by the master key. Deleting it shreds the case."""
+
+    __tablename__ = "case_keys"
+
+    case_id: Mapped[str] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    master_key_id: Mapped[str] = mapped_column(String(16), index=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CaseAssignment(db.Model):  # type: ignore[name-defined]
+    """A caseworker who may read and change the case."""
+
+    __tablename__ = "case_assignments"
+    __table_args__ = (UniqueConstraint("case_id", "user_id", name="one_per_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+    case: Mapped[Case] = relationship(back_populates="assignments")
+
+
+class CaseNote(db.Model):  # type: ignore[name-defined]
+    """A caseworker's note; the body is encrypted under the case's key."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    body_enc: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class StageChange(db.Model):  # type: ignore[name-defined]
+    """One move between stages: who, when, why (the reason encrypted)."""
+
+    __tablename__ = "case_stage_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    from_stage: Mapped[Stage | None] = mapped_column(_enum(Stage, "case_stage"))
+    to_stage: Mapped[Stage] = mapped_column(_enum(Stage, "case_stage"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class Verification(db.Model):  # type: ignore[name-defined]
+    """The checks before `verified`: recorded by one person, confirmed by another."""
+
+    __tablename__ = "case_verifications"
+
+    case_id: Mapped[str] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    has_seen_documents: Mapped[bool] = mapped_column(Boolean, default=False)
+    has_contacted_references: Mapped[bool] = mapped_column(Boolean, default=False)
+    has_assessed_risk: Mapped[bool] = mapped_column(Boolean, default=False)
+    notes_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class BlindIndexEntry(db.Model):  # type: ignore[name-defined]
+    """A keyed hash of a case's normalised name or contact, for duplicate detection."""
+
+    __tablename__ = "case_blind_index"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class BreakGlass(db.Model):  # type: ignore[name-defined]
+    """An admin's time-limited, audited access to one case's contents."""
+
+    __tablename__ = "case_break_glass"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    reason_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Lockdown(db.Model):  # type: ignore[name-defined]
+    """Emergency lockdown: while a row is active, no case page opens for anyone."""
+
+    __tablename__ = "case_lockdowns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,403 @@
+"""Case pages. Every fetch of a case goes through services.get_case_for (access in one place)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
+
+from accounts.guards import reauth_required, role_required
+from accounts.models import Role, User
+from cases import services
+from cases.forms import (
+    AssignForm,
+    BreakGlassForm,
+    CaseForm,
+    ConfirmForm,
+    NoteForm,
+    StageForm,
+    VerificationForm,
+)
+from cases.models import IDENTITY_FIELDS, ReferralSource, RiskLevel, Stage, Verification
+from extensions import db
+from security.clock import now
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+F = TypeVar("F", bound=Callable[..., Any])
+STAFF = (Role.CASEWORKER, Role.ADMIN)
+NEXT_ACTIONS = {
+    "referred": "Screen the referral",
+    "screening": "Record and confirm the checks",
+    "verified": "Approve the relocation",
+    "approved": "Request the money",
+    "funded": "Book travel",
+    "travel_booked": "Confirm departure",
+    "in_transit": "Confirm arrival",
+    "arrived": "Close the case",
+}
+
+
+def _user() -> User:
+    return current_user._get_current_object()
+
+
+def case_route(action: str) -> Callable[[F], F]:
+    """Fetch the case through the access rule; 404 for anything not visible."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(case_id: str, *args: Any, **kwargs: Any) -> Any:
+            try:
+                case = services.get_case_for(_user(), case_id, action)
+            except services.CaseNotFound:
+                db.session.commit()  # keep the audit record of the refused attempt
+                abort(404)
+            except services.CasesLockedDown:
+                return render_template("cases/locked.html"), 403
+            return view(case, *args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def _identity(form: CaseForm) -> dict[str, str | None]:
+    return {field: getattr(form, field).data for field in IDENTITY_FIELDS if hasattr(form, field)}
+
+
+def _clear(form: CaseForm) -> services.ClearFields:
+    return services.ClearFields(
+        risk_level=RiskLevel(form.risk_level.data),
+        region=form.region.data or "",
+        household_size=int(form.household_size.data or 1),
+        referral_source=ReferralSource(form.referral_source.data or "partner"),
+        destination_country=form.destination_country.data or None,
+    )
+
+
+@bp.get("/")
+@role_required(*STAFF)
+def index() -> ResponseReturnValue:
+    """A caseworker's own cases; for admins, every case without identity fields."""
+    if services.is_locked_down():
+        return render_template("cases/locked.html"), 403
+    user = _user()
+    if user.role is Role.ADMIN:
+        return render_template(
+            "cases/admin_list.html", cases=services.case_overview_for_admin(), moment=now()
+        )
+    query = services.cases_visible_to(user)
+    stage, risk = request.args.get("stage", ""), request.args.get("risk", "")
+    if stage in Stage.__members__.values():
+        query = query.where(services.Case.stage == Stage(stage))
+    if risk in RiskLevel.__members__.values():
+        query = query.where(services.Case.risk_level == RiskLevel(risk))
+    cases = db.session.scalars(query.order_by(services.Case.stage_changed_at)).all()
+    return render_template(
+        "cases/index.html",
+        cases=cases,
+        moment=now(),
+        stage=stage,
+        risk=risk,
+        stages=list(Stage),
+        risks=list(RiskLevel),
+        next_actions=NEXT_ACTIONS,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(Role.CASEWORKER)
+def new() -> ResponseReturnValue:
+    """Intake: a saved case is encrypted and assigned to the caseworker who created it."""
+    if services.is_locked_down():
+        return render_template("cases/locked.html"), 403
+    form = CaseForm()
+    duplicate = False
+    if form.validate_on_submit():
+        try:
+            case = services.create_case(
+                _user(),
+                _identity(form),
+                _clear(form),
+                allow_duplicate=request.form.get("confirm_duplicate") == "yes",
+            )
+        except services.PossibleDuplicate as error:
+            db.session.rollback()
+            duplicate = True
+            flash(str(error), "error")
+        except services.CaseError as error:
+            db.session.rollback()
+            form.legal_name.errors = [str(error)]
+        else:
+            db.session.commit()
+            flash(f"Case {case.code} created.", "info")
+            return redirect(url_for("cases.detail", case_id=case.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("cases/form.html", form=form, case=None, duplicate=duplicate), status
+
+
+@bp.get("/<case_id>")
+@role_required(*STAFF)
+@case_route("read")
+def detail(case: services.Case) -> ResponseReturnValue:
+    """The case: identity, stage history, notes, verification, break-glass openings."""
+    page = render_template(
+        "cases/detail.html",
+        case=case,
+        identity=services.read_identity(case),
+        history=services.history_for(case),
+        notes=services.notes_for(case),
+        verification=db.session.get(Verification, case.id),
+        break_glass=services.break_glass_history(case),
+        names=_staff_names(),
+        note_form=NoteForm(),
+        stage_form=_stage_form(case),
+        verification_form=VerificationForm(),
+        confirm_form=ConfirmForm(),
+    )
+    db.session.commit()  # the read is audited
+    return page
+
+
+def _stage_form(case: services.Case) -> StageForm:
+    form = StageForm()
+    allowed = services.TRANSITIONS[case.stage]
+    form.to_stage.choices = [
+        choice for choice in form.to_stage.choices if Stage(choice.value) in allowed
+    ]
+    return form
+
+
+def _staff_names() -> dict[int, str]:
+    return {user.id: user.name for user in db.session.scalars(select(User))}
+
+
+@bp.route("/<case_id>/edit", methods=["GET", "POST"])
+@role_required(*STAFF)
+@case_route("edit")
+def edit(case: services.Case) -> ResponseReturnValue:
+    """Change a case's fields."""
+    form = CaseForm()
+    if request.method == "GET":
+        for field, value in services.read_identity(case).items():
+            getattr(form, field).data = value
+        for name in ("region", "household_size", "destination_country"):
+            getattr(form, name).data = getattr(case, name)
+        form.risk_level.data = case.risk_level.value
+        form.referral_source.data = case.referral_source.value
+    elif form.validate_on_submit():
+        services.update_case(case, _user(), _identity(form), _clear(form))
+        db.session.commit()
+        flash("Case saved.", "info")
+        return redirect(url_for("cases.detail", case_id=case.id))
+    db.session.commit()
+    return render_template("cases/form.html", form=form, case=case, duplicate=False)
+
+
+@bp.post("/<case_id>/notes")
+@role_required(*STAFF)
+@case_route("note")
+def add_note(case: services.Case) -> ResponseReturnValue:
+    """Add a note."""
+    form = NoteForm()
+    if form.validate_on_submit():
+        services.add_note(case, _user(), form.body.data or "")
+        flash("Note added.", "info")
+    else:
+        flash("Write something in the note.", "error")
+    db.session.commit()
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+@bp.post("/<case_id>/stage")
+@role_required(*STAFF)
+@case_route("stage")
+def change_stage(case: services.Case) -> ResponseReturnValue:
+    """Move the case to the next stage, with a reason."""
+    form = StageForm()
+    if form.validate_on_submit():
+        try:
+            services.change_stage(case, _user(), Stage(form.to_stage.data), form.reason.data or "")
+        except (services.CaseError, ValueError) as error:
+            flash(str(error), "error")
+        else:
+            flash(f"Moved to {case.stage.label}.", "info")
+    else:
+        flash("Choose a stage and give a reason.", "error")
+    db.session.commit()
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+@bp.post("/<case_id>/verification")
+@role_required(*STAFF)
+@case_route("verification")
+def record_verification(case: services.Case) -> ResponseReturnValue:
+    """Record the verification checklist (a second person then confirms)."""
+    form = VerificationForm()
+    if form.validate_on_submit():
+        services.record_verification(
+            case,
+            _user(),
+            has_seen_documents=bool(form.has_seen_documents.data),
+            has_contacted_references=bool(form.has_contacted_references.data),
+            has_assessed_risk=bool(form.has_assessed_risk.data),
+            notes=form.notes.data or "",
+        )
+        flash("Checks recorded. A second person must confirm them.", "info")
+    db.session.commit()
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+@bp.post("/<case_id>/verification/confirm")
+@role_required(*STAFF)
+@case_route("verification")
+def confirm_verification(case: services.Case) -> ResponseReturnValue:
+    """Confirm another person's verification."""
+    if ConfirmForm().validate_on_submit():
+        try:
+            services.confirm_verification(case, _user())
+        except services.CaseError as error:
+            flash(str(error), "error")
+        else:
+            flash("Verification confirmed.", "info")
+    db.session.commit()
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+@bp.get("/<case_id>/export")
+@role_required(*STAFF)
+@reauth_required
+@case_route("export")
+def export(case: services.Case) -> ResponseReturnValue:
+    """A print page of one case, to hand to a partner organisation (re-authenticated)."""
+    page = render_template(
+        "cases/export.html",
+        case=case,
+        identity=services.read_identity(case),
+        history=services.history_for(case),
+        notes=services.notes_for(case),
+        names=_staff_names(),
+        moment=now(),
+    )
+    db.session.commit()
+    return page
+
+
+# --- Admin: assignment, break-glass, purge, lockdown --------------------------------------------
+
+
+def _any_case_or_404(case_id: str) -> services.Case:
+    case = db.session.get(services.Case, case_id)
+    if case is None or case.is_purged:
+        abort(404)
+    return case
+
+
+@bp.route("/<case_id>/manage", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def manage(case_id: str) -> ResponseReturnValue:
+    """Assign caseworkers and see the clear facts; contents only through break-glass."""
+    case = _any_case_or_404(case_id)
+    form = AssignForm()
+    caseworkers = db.session.scalars(
+        select(User).where(User.role == Role.CASEWORKER, User.is_active.is_(True))
+    ).all()
+    form.user_id.choices = [(user.id, user.name) for user in caseworkers]
+    if form.validate_on_submit():
+        worker = db.session.get(User, form.user_id.data)
+        try:
+            if worker is None:
+                raise services.CaseError("Choose a caseworker.")
+            services.assign(case, worker, _user())
+        except services.CaseError as error:
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(f"{worker.name} is assigned to {case.code}.", "info")
+        return redirect(url_for("cases.manage", case_id=case.id))
+    return render_template(
+        "cases/manage.html",
+        case=case,
+        form=form,
+        names=_staff_names(),
+        confirm_form=ConfirmForm(),
+        glass_form=BreakGlassForm(),
+    )
+
+
+@bp.post("/<case_id>/unassign/<int:user_id>")
+@role_required(Role.ADMIN)
+def unassign(case_id: str, user_id: int) -> ResponseReturnValue:
+    """Take a caseworker off a case."""
+    case = _any_case_or_404(case_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            services.unassign(case, user_id, _user())
+        except services.CaseError as error:
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+    return redirect(url_for("cases.manage", case_id=case.id))
+
+
+@bp.post("/<case_id>/break-glass")
+@role_required(Role.ADMIN)
+def break_glass(case_id: str) -> ResponseReturnValue:
+    """Open a case's contents for 30 minutes, with a reason (audited, shown to its staff)."""
+    form = BreakGlassForm()
+    if not form.validate_on_submit():
+        flash("Explain why you need to open this case (at least a sentence).", "error")
+        return redirect(url_for("cases.manage", case_id=case_id))
+    try:
+        services.break_glass(case_id, _user(), form.reason.data or "")
+    except services.CaseNotFound:
+        abort(404)
+    except (services.CaseError, services.CasesLockedDown) as error:
+        flash(str(error), "error")
+        return redirect(url_for("cases.manage", case_id=case_id))
+    db.session.commit()
+    return redirect(url_for("cases.detail", case_id=case_id))
+
+
+@bp.post("/<case_id>/purge")
+@role_required(Role.ADMIN)
+@reauth_required
+def purge(case_id: str) -> ResponseReturnValue:
+    """Crypto-shred one case now (emergency), after re-authentication."""
+    case = _any_case_or_404(case_id)
+    if not ConfirmForm().validate_on_submit() or request.form.get("confirm_code") != case.code:
+        flash(f"Type the case code ({case.code}) to confirm the purge.", "error")
+        return redirect(url_for("cases.manage", case_id=case.id))
+    services.purge_case(case, _user(), "emergency")
+    db.session.commit()
+    flash(f"{case.code} was purged. Its contents can no longer be recovered.", "info")
+    return redirect(url_for("cases.index"))
+
+
+lockdown_bp = Blueprint("lockdown", __name__, url_prefix="/admin/lockdown")
+
+
+@lockdown_bp.route("/", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+@reauth_required
+def lockdown() -> ResponseReturnValue:
+    """Emergency lockdown: end every staff session and close case pages until lifted."""
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        if request.form.get("action") == "lift":
+            services.lift_lockdown(_user())
+            db.session.commit()
+            flash("Lockdown lifted: case pages are open again.", "info")
+            return redirect(url_for("lockdown.lockdown"))
+        ended = services.start_lockdown(_user())
+        db.session.commit()
+        flash(f"Lockdown on. {ended} session(s) ended, yours included.", "info")
+        return redirect(url_for("accounts.login"))
+    return render_template(
+        "cases/lockdown.html", form=form, is_locked_down=services.is_locked_down()
+    )
