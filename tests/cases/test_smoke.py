@@ -33,9 +33,15 @@ def test_intake_to_verified_with_a_second_person(app, client, auth):
     assert "José  Pérez" in page
     assert "Hidden flat in Erbil" in page
     client.post(case_url + "/stage", data={"to_stage": "screening", "reason": "Looks real"})
-    client.post(case_url + "/verification", data={
-        "has_seen_documents": "y", "has_contacted_references": "y", "has_assessed_risk": "y",
-        "notes": "Passport seen"})
+    client.post(
+        case_url + "/verification",
+        data={
+            "has_seen_documents": "y",
+            "has_contacted_references": "y",
+            "has_assessed_risk": "y",
+            "notes": "Passport seen",
+        },
+    )
     client.post(case_url + "/verification/confirm")
     client.post(case_url + "/stage", data={"to_stage": "verified", "reason": "Checked"})
     with app.app_context():
