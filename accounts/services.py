@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 from flask import current_app
@@ -182,6 +182,18 @@ def log_out_everywhere(user: User) -> int:
     """End every session of the user, on every device; audited."""
     ended = end_all_sessions(user)
     audit.record(user, "sessions.ended_all", "user", user.id, sessions_ended=ended)
+    return ended
+
+
+DURESS_LOCK_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def duress_lock(user: User) -> int:
+    """A seized phone or laptop: end every session and lock the account until an admin
+    unlocks it after checking in with the person."""
+    user.locked_until = DURESS_LOCK_UNTIL
+    ended = end_all_sessions(user)
+    audit.record(user, "user.duress_locked", "user", user.id, sessions_ended=ended)
     return ended
 
 

@@ -165,6 +165,19 @@ def end_all() -> ResponseReturnValue:
     return _with_cookie(redirect(url_for("accounts.login")), None)
 
 
+@bp.post("/account/duress")
+@staff_required
+def duress() -> ResponseReturnValue:
+    """Lock my own account and end all my sessions at once; an admin unlocks it."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("accounts.account"))
+    services.duress_lock(current_user._get_current_object())
+    db.session.commit()
+    flash("Your account is locked and every session has ended. An admin can unlock it.", "info")
+    return _with_cookie(redirect(url_for("accounts.login")), None)
+
+
 @bp.post("/account/password")
 @staff_required
 def change_password() -> ResponseReturnValue:
