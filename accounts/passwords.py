@@ -11,6 +11,7 @@ from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 MIN_LENGTH = 14
 MAX_LENGTH = 128
+ZXCVBN_MAX_LENGTH = 72
 
 _hasher = PasswordHasher()  # Argon2id with the library's current RFC 9106 parameters
 
@@ -51,8 +52,9 @@ def check_password_policy(password: str, *personal: str) -> None:
     folded = password.casefold()
     if folded in _common_passwords() or folded.strip("0123456789!?. ") in _common_passwords():
         raise WeakPassword("This password is on the list of common passwords. Choose another.")
-    # zxcvbn reads only the first 100 characters; the policy above has seen the whole of it.
-    result = zxcvbn(password[:100], user_inputs=[word for word in personal if word])
+    # zxcvbn refuses more than ZXCVBN_MAX_LENGTH characters (its estimate is slow past that);
+    # it judges the start, and the policy above has seen the whole password.
+    result = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=[word for word in personal if word])
     if result["score"] < 3:
         hint = result["feedback"].get("warning") or "It is too easy to guess."
         raise WeakPassword(f"{hint} Try a few unrelated words together.")

@@ -71,8 +71,12 @@ def find_session(token: str | None, stage: SessionStage) -> StaffSession | None:
     if session_row is None or session_row.stage is not stage:
         return None
     user = session_row.user
-    usable_user = user is None or (
-        user.is_active and (user.is_vetted or stage is not SessionStage.ACTIVE)
+    # A pending sign-in is judged by complete_login after password and code, so that a
+    # deactivated or unvetted account gives the same answer as a wrong password until then.
+    usable_user = (
+        user is None
+        or stage is SessionStage.PENDING
+        or (user.is_active and (user.is_vetted or stage is not SessionStage.ACTIVE))
     )
     if _is_expired(session_row) or not usable_user:
         db.session.delete(session_row)

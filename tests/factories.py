@@ -68,3 +68,54 @@ def make_drive(app: Flask, slug: str = "relocation", **fields: Any) -> int:
         drive = services.create_drive(**settings)
         db.session.commit()
         return drive.id
+
+
+def count_rows(app: Flask, model: Any) -> int:
+    """How many rows a model's table holds."""
+    with app.app_context():
+        return int(db.session.query(model).count())
+
+
+def audit_actions(app: Flask, action_prefix: str = "") -> list[str]:
+    """The audit log's actions in order, optionally only those starting with a prefix."""
+    from sqlalchemy import select
+
+    from audit.models import AuditRecord
+
+    with app.app_context():
+        actions = db.session.scalars(select(AuditRecord.action).order_by(AuditRecord.id)).all()
+    return [action for action in actions if action.startswith(action_prefix)]
+
+
+def get_user(app: Flask, user_id: int) -> User:
+    """A detached copy of a user's current row, for assertions."""
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        assert user is not None
+        db.session.expunge(user)
+        return user
+
+
+def form_tokens(html: str) -> list[str]:
+    """The values of every csrf_token input on a page."""
+    import re
+
+    return re.findall(r'name="csrf_token"[^>]*value="([^"]+)"', html) + re.findall(
+        r'value="([^"]+)"[^>]*name="csrf_token"', html
+    )
+
+
+def use_fast_password_hashing(monkeypatch: Any) -> None:
+    """Argon2id with tiny cost parameters, so tests that hash often stay quick.
+
+    The algorithm and code paths are the real ones; only the work factor is lowered.
+    tests/accounts/test_passwords.py checks the production parameters separately.
+    """
+    from argon2 import PasswordHasher
+
+    from accounts import passwords
+
+    fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    dummy = fast.hash("not a real password: this hash evens out the timing")
+    monkeypatch.setattr(passwords, "_hasher", fast)
+    monkeypatch.setattr(passwords, "_dummy_hash", lambda: dummy)
