@@ -26,6 +26,9 @@ from cases import demo as cases_demo
 from cases import views as cases_views
 from config import load_config
 from extensions import csrf, db, limiter, login_manager, migrate
+from finance import cli as finance_cli  # noqa: F401  (adds `stripe sync`)
+from finance import views as finance_views
+from finance import webhooks as finance_webhooks  # noqa: F401  (registers payout handlers)
 from fundraising import admin_views as fundraising_admin_views
 from fundraising import cli as fundraising_cli
 from fundraising import demo as fundraising_demo
@@ -114,6 +117,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         fundraising_views.webhook_bp,
         fundraising_cli.bp,
         fundraising_cli.stripe_bp,
+        finance_views.bp,
         cases_views.bp,
         cases_views.lockdown_bp,
         cases_cli.bp,

@@ -43,7 +43,7 @@ ROLE_HOMES = {
 STAFF_NAV = (
     ("drives_admin.index", "Drives", (Role.ADMIN.value,)),
     ("cases.index", "Cases", (Role.CASEWORKER.value, Role.ADMIN.value)),
-    ("finance.index", "Finance", (Role.FINANCE.value, Role.ADMIN.value)),
+    ("finance.index", "Finance", (Role.FINANCE.value,)),
 )
 
 

@@ -112,6 +112,10 @@ class DriveTotals(db.Model):  # type: ignore[name-defined]
     )
     raised_minor: Mapped[int] = mapped_column(Integer, default=0)
     donors: Mapped[int] = mapped_column(Integer, default=0)
+    # raised = gross - refunded - lost disputes; kept apart for the finance ledger.
+    gross_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    refunded_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lost_disputes_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     version: Mapped[int] = mapped_column(Integer, default=0)
 
     drive: Mapped[Drive] = relationship(back_populates="totals")
@@ -158,12 +162,28 @@ class Donation(db.Model):  # type: ignore[name-defined]
     drive: Mapped[Drive] = relationship()
 
     @property
+    def gross_counted_minor(self) -> int:
+        """What the gift adds to the drive's gross: all of it once it succeeded."""
+        return self.amount_minor if self.status is DonationStatus.SUCCEEDED else 0
+
+    @property
+    def refunded_counted_minor(self) -> int:
+        return min(self.amount_refunded_minor, self.gross_counted_minor)
+
+    @property
+    def lost_dispute_counted_minor(self) -> int:
+        if self.dispute_status is not DisputeStatus.LOST:
+            return 0
+        return min(self.disputed_minor, self.gross_counted_minor - self.refunded_counted_minor)
+
+    @property
     def counted_minor(self) -> int:
         """What this gift adds to the drive's raised total, by its current state."""
-        if self.status is not DonationStatus.SUCCEEDED:
-            return 0
-        lost = self.disputed_minor if self.dispute_status is DisputeStatus.LOST else 0
-        return max(self.amount_minor - self.amount_refunded_minor - lost, 0)
+        return (
+            self.gross_counted_minor
+            - self.refunded_counted_minor
+            - self.lost_dispute_counted_minor
+        )
 
     @property
     def counts_as_donor(self) -> int:

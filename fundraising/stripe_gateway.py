@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import stripe
+from flask import current_app
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,11 @@ class PaymentResult:
             error_message=error.get("message"),
             metadata=dict(data.get("metadata") or {}),
         )
+
+
+def current_gateway() -> StripeGateway:
+    """The gateway built in create_app (tests may hand in another with STRIPE_GATEWAY)."""
+    return current_app.extensions["stripe_gateway"]
 
 
 class StripeGateway:
@@ -151,6 +158,38 @@ class StripeGateway:
         except stripe.StripeError as error:
             raise GatewayRejected("Stripe does not know this payment") from error
         return PaymentResult.from_stripe(intent)
+
+    def retrieve_payout(self, payout_id: str) -> dict[str, Any]:
+        """A payout as plain data."""
+        try:
+            payout = self.client.v1.payouts.retrieve(payout_id)
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as error:
+            raise GatewayUnavailable("Stripe could not be reached") from error
+        except stripe.StripeError as error:
+            raise GatewayRejected("Stripe does not know this payout") from error
+        return dict(payout.to_dict())
+
+    def list_payouts(self, created_since: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every payout (created since a Unix time), newest first, page by page."""
+        params: dict[str, Any] = {"limit": 100}
+        if created_since is not None:
+            params["created"] = {"gte": created_since}
+        yield from self._paginate(self.client.v1.payouts.list, params)
+
+    def list_balance_transactions(self, payout_id: str) -> Iterator[dict[str, Any]]:
+        """The balance transactions of one payout with their sources, page by page."""
+        params = {"payout": payout_id, "limit": 100, "expand": ["data.source"]}
+        yield from self._paginate(self.client.v1.balance_transactions.list, params)
+
+    def _paginate(self, method: Any, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        try:
+            page = method(params=params)
+            for item in page.auto_paging_iter():
+                yield dict(item.to_dict())
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as error:
+            raise GatewayUnavailable("Stripe could not be reached") from error
+        except stripe.StripeError as error:
+            raise GatewayRejected("Stripe refused the listing") from error
 
     def verify_webhook(self, payload: bytes, signature: str | None) -> dict[str, Any]:
         """Check the Stripe-Signature header (and its age); return the event as plain data."""

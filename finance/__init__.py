@@ -1,0 +1,1 @@
+"""Payouts and balance transactions, reconciliation, the restricted-fund ledger, disbursements."""

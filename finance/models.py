@@ -1,0 +1,151 @@
+"""Stripe payouts and their balance transactions, per-drive ledger aggregates, disbursements."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from extensions import db
+from security.clock import UTCDateTime, now
+
+
+def _enum(kind: type[enum.Enum], name: str) -> Enum:
+    return Enum(kind, name=name, values_callable=lambda members: [m.value for m in members])
+
+
+class Payout(db.Model):  # type: ignore[name-defined]
+    """A Stripe payout to the bank, and its reconciliation."""
+
+    __tablename__ = "payouts"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20))
+    arrival_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    failure_message: Mapped[str | None] = mapped_column(String(300))
+    lines_net_minor: Mapped[int] = mapped_column(Integer, default=0)
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bank_reference: Mapped[str | None] = mapped_column(String(120))
+    reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reconciled_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+    @property
+    def is_balanced(self) -> bool:
+        """The lines add up to exactly the payout amount."""
+        return self.synced_at is not None and self.lines_net_minor == self.amount_minor
+
+
+class BalanceTransaction(db.Model):  # type: ignore[name-defined]
+    """One line of Stripe's balance: a charge, refund, dispute adjustment, fee or the payout."""
+
+    __tablename__ = "balance_transactions"
+    __table_args__ = (Index("ix_balance_transactions_unmatched", "match_status", "type"),)
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    payout_id: Mapped[str | None] = mapped_column(ForeignKey("payouts.id"), index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    reporting_category: Mapped[str | None] = mapped_column(String(60))
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    fee_minor: Mapped[int] = mapped_column(Integer, default=0)
+    net_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    # Cross-currency: what the donor was charged, and Stripe's rate to the settlement currency.
+    source_amount_minor: Mapped[int | None] = mapped_column(Integer)
+    source_currency: Mapped[str | None] = mapped_column(String(3))
+    exchange_rate: Mapped[str | None] = mapped_column(String(40))
+    source_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    donation_id: Mapped[str | None] = mapped_column(ForeignKey("donations.id"), index=True)
+    drive_id: Mapped[int | None] = mapped_column(ForeignKey("drives.id"), index=True)
+    # Fee moved to the drive's currency, for its ledger.
+    drive_fee_minor: Mapped[int] = mapped_column(Integer, default=0)
+    match_status: Mapped[str] = mapped_column(String(20), default="matched")
+
+
+class DriveLedger(db.Model):  # type: ignore[name-defined]
+    """Per-drive money that is not in DriveTotals: fees, disbursed and committed spending.
+
+    Changed in the same transaction as the balance lines and disbursements behind it; the
+    approval of a disbursement locks this row, so concurrent approvals cannot overdraw.
+    """
+
+    __tablename__ = "drive_ledgers"
+
+    drive_id: Mapped[int] = mapped_column(
+        ForeignKey("drives.id", ondelete="CASCADE"), primary_key=True
+    )
+    fees_minor: Mapped[int] = mapped_column(Integer, default=0)
+    disbursed_minor: Mapped[int] = mapped_column(Integer, default=0)
+    committed_minor: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Category(enum.StrEnum):
+    FLIGHT = "flight"
+    VISA = "visa_documents"
+    HOUSING = "housing"
+    SUBSISTENCE = "subsistence"
+    MEDICAL = "medical"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return {"visa_documents": "Visa and documents"}.get(self.value, self.value.capitalize())
+
+
+class DisbursementStatus(enum.StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PAID = "paid"
+    VOIDED = "voided"
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Disbursement(db.Model):  # type: ignore[name-defined]
+    """Money for one case, charged to one drive: requested, approved by another, then paid.
+
+    Finance sees the case code only; the payee and the note are ciphertext under the case's key,
+    handed over by cases/.
+    """
+
+    __tablename__ = "disbursements"
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_new_id)
+    case_id: Mapped[str] = mapped_column(String(36), index=True)
+    case_code: Mapped[str] = mapped_column(String(12))
+    drive_id: Mapped[int] = mapped_column(ForeignKey("drives.id"), index=True)
+    category: Mapped[Category] = mapped_column(_enum(Category, "disbursement_category"))
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    payee_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[DisbursementStatus] = mapped_column(
+        _enum(DisbursementStatus, "disbursement_status"), index=True
+    )
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_reason: Mapped[str | None] = mapped_column(String(500))
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    payment_reference: Mapped[str | None] = mapped_column(String(120))

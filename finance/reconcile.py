@@ -1,0 +1,226 @@
+"""Stripe payouts and balance transactions: import (idempotent), match to donations, reconcile."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from itertools import islice
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+import audit
+from accounts.models import User
+from extensions import db
+from finance.models import BalanceTransaction, Payout
+from finance.services import FinanceError, drive_ledger
+from fundraising.models import Donation, Drive
+from fundraising.money import exponent
+from security.clock import now
+
+BATCH = 500
+MATCHABLE = {"charge", "payment", "refund", "payment_refund", "adjustment"}
+
+
+class StripeReader(Protocol):
+    """What reconciliation needs from the Stripe gateway (recorded JSON in tests)."""
+
+    def retrieve_payout(self, payout_id: str) -> dict[str, Any]: ...
+
+    def list_payouts(self, created_since: int | None = None) -> Iterator[dict[str, Any]]: ...
+
+    def list_balance_transactions(self, payout_id: str) -> Iterator[dict[str, Any]]: ...
+
+
+def _when(unix: int | None) -> datetime | None:
+    return datetime.fromtimestamp(unix, tz=UTC) if unix else None
+
+
+def upsert_payout(data: dict[str, Any]) -> Payout:
+    """Store or update a payout from Stripe's object."""
+    payout = db.session.get(Payout, data["id"])
+    if payout is None:
+        payout = Payout(
+            id=data["id"], created_at=_when(data.get("created")) or now(), lines_net_minor=0
+        )
+        db.session.add(payout)
+    payout.amount_minor = int(data["amount"])
+    payout.currency = str(data["currency"]).lower()
+    payout.status = str(data.get("status") or "pending")
+    payout.arrival_date = _when(data.get("arrival_date"))
+    payout.failure_message = data.get("failure_message")
+    return payout
+
+
+def _source(data: dict[str, Any]) -> dict[str, Any]:
+    source = data.get("source")
+    return source if isinstance(source, dict) else {"id": source}
+
+
+def _keys(source: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The PaymentIntent and charge ids a line's source points to."""
+    intent = source.get("payment_intent")
+    intent_id = intent.get("id") if isinstance(intent, dict) else intent
+    charge = source.get("charge")
+    charge_id = charge.get("id") if isinstance(charge, dict) else charge
+    if str(source.get("id", "")).startswith(("ch_", "py_")):
+        charge_id = source["id"]
+    return intent_id, charge_id
+
+
+def to_drive_currency(fee_minor: int, line: dict[str, Any], drive: Drive) -> int:
+    """A fee in the settlement currency, moved to the drive's currency with Stripe's rate."""
+    settlement = str(line["currency"]).lower()
+    if settlement == drive.currency:
+        return fee_minor
+    rate = Decimal(str(line.get("exchange_rate") or "0"))
+    if rate <= 0:
+        return 0
+    major = Decimal(fee_minor).scaleb(-exponent(settlement)) / rate
+    return int(major.scaleb(exponent(drive.currency)).quantize(Decimal(1), ROUND_HALF_EVEN))
+
+
+def import_balance_transactions(lines: Iterable[dict[str, Any]], payout: Payout | None) -> int:
+    """Store new lines (each id once), match them to donations; return how many were new."""
+    created = 0
+    iterator = iter(lines)
+    while batch := list(islice(iterator, BATCH)):
+        ids = [line["id"] for line in batch]
+        existing = {
+            row.id: row
+            for row in db.session.scalars(
+                select(BalanceTransaction).where(BalanceTransaction.id.in_(ids))
+            )
+        }
+        keys = {line["id"]: _keys(_source(line)) for line in batch}
+        intents = {intent for intent, _ in keys.values() if intent}
+        charges = {charge for _, charge in keys.values() if charge}
+        by_intent = (
+            {
+                d.payment_intent_id: d
+                for d in db.session.scalars(
+                    select(Donation).where(Donation.payment_intent_id.in_(intents))
+                )
+            }
+            if intents
+            else {}
+        )
+        by_charge = (
+            {
+                d.charge_id: d
+                for d in db.session.scalars(select(Donation).where(Donation.charge_id.in_(charges)))
+            }
+            if charges
+            else {}
+        )
+        drives = {drive.id: drive for drive in db.session.scalars(select(Drive))}
+        for line in batch:
+            row = existing.get(line["id"])
+            if row is not None:
+                if payout is not None and row.payout_id is None:
+                    row.payout_id = payout.id
+                continue
+            intent_id, charge_id = keys[line["id"]]
+            donation = by_intent.get(intent_id) or by_charge.get(charge_id)
+            line_type = str(line["type"])
+            source = _source(line)
+            row = BalanceTransaction(
+                id=line["id"],
+                payout_id=payout.id if payout else None,
+                type=line_type,
+                reporting_category=line.get("reporting_category"),
+                amount_minor=int(line["amount"]),
+                fee_minor=int(line.get("fee") or 0),
+                net_minor=int(line["net"]),
+                currency=str(line["currency"]).lower(),
+                exchange_rate=str(line["exchange_rate"]) if line.get("exchange_rate") else None,
+                source_id=source.get("id"),
+                source_amount_minor=source.get("amount") if donation else None,
+                source_currency=str(source.get("currency", "")).lower() or None,
+                created_at=_when(line.get("created")) or now(),
+                match_status="not_applicable",
+            )
+            if line_type in MATCHABLE:
+                row.match_status = "matched" if donation else "unmatched"
+            if donation is not None:
+                row.donation_id = donation.id
+                row.drive_id = donation.drive_id
+                if donation.charge_id is None and charge_id:
+                    donation.charge_id = charge_id
+                drive = drives[donation.drive_id]
+                row.drive_fee_minor = to_drive_currency(row.fee_minor, line, drive)
+                if row.drive_fee_minor:
+                    drive_ledger(drive.id).fees_minor += row.drive_fee_minor
+            db.session.add(row)
+            created += 1
+        db.session.flush()
+    return created
+
+
+def _lines_net(payout: Payout) -> int:
+    rows = db.session.scalars(
+        select(BalanceTransaction.net_minor).where(
+            BalanceTransaction.payout_id == payout.id, BalanceTransaction.type != "payout"
+        )
+    )
+    return sum(rows)
+
+
+def sync_payout(
+    reader: StripeReader, payout_id: str, payout_data: dict[str, Any] | None = None
+) -> Payout:
+    """Fetch a payout and all its balance transactions; safe to run any number of times."""
+    payout = upsert_payout(payout_data or reader.retrieve_payout(payout_id))
+    db.session.flush()
+    import_balance_transactions(reader.list_balance_transactions(payout.id), payout)
+    payout.lines_net_minor = _lines_net(payout)
+    payout.synced_at = now()
+    return payout
+
+
+def sync_since(reader: StripeReader, since: datetime | None) -> list[Payout]:
+    """Sync every payout created since a time (all of them without one); commits per payout."""
+    synced = []
+    created_since = int(since.timestamp()) if since else None
+    for data in reader.list_payouts(created_since):
+        synced.append(sync_payout(reader, data["id"], data))
+        db.session.commit()
+    return synced
+
+
+def mark_reconciled(payout: Payout, actor: User, bank_reference: str) -> None:
+    """Record the bank statement reference for a payout whose lines add up exactly."""
+    if not bank_reference.strip():
+        raise FinanceError("Give the bank statement reference.")
+    if payout.status != "paid":
+        raise FinanceError("Only a paid payout can be reconciled.")
+    if not payout.is_balanced:
+        raise FinanceError(
+            "The lines do not add up to the payout amount: sync it again or "
+            "investigate before reconciling."
+        )
+    payout.bank_reference = bank_reference.strip()[:120]
+    payout.reconciled_at = now()
+    payout.reconciled_by_id = actor.id
+    audit.record(
+        actor,
+        "payout.reconciled",
+        "payout",
+        payout.id,
+        reference=payout.bank_reference,
+        amount_minor=payout.amount_minor,
+        currency=payout.currency,
+    )
+
+
+def unmatched_lines(limit: int = 50) -> list[BalanceTransaction]:
+    """Lines that should belong to a donation but do not."""
+    return list(
+        db.session.scalars(
+            select(BalanceTransaction)
+            .where(BalanceTransaction.match_status == "unmatched")
+            .order_by(BalanceTransaction.created_at.desc())
+            .limit(limit)
+        )
+    )
