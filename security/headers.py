@@ -12,6 +12,9 @@ from flask import Flask, Response, current_app, g
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Served over plain http on the developer's or the test machine: HSTS there would only make a
+# browser refuse http://localhost later. Every other environment sits behind TLS.
+PLAIN_HTTP_ENVIRONMENTS = ("development", "testing")
 STRIPE_ORIGINS = ("https://js.stripe.com", "https://api.stripe.com", "https://hooks.stripe.com")
 
 
@@ -80,7 +83,7 @@ def set_security_headers(response: Response) -> Response:
     headers["Referrer-Policy"] = "no-referrer"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
-    if current_app.config["APP_ENV"] != "development":
+    if current_app.config["APP_ENV"] not in PLAIN_HTTP_ENVIRONMENTS:
         headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
     if "Cache-Control" not in headers:
         # Anything not explicitly public (a drive page, its progress, static files) is private.
