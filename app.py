@@ -23,6 +23,7 @@ from accounts import views as accounts_views
 from audit import cli as audit_cli
 from cases import cli as cases_cli
 from cases import demo as cases_demo
+from cases import money_views as cases_money_views
 from cases import views as cases_views
 from config import load_config
 from extensions import csrf, db, limiter, login_manager, migrate
@@ -120,6 +121,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         finance_views.bp,
         cases_views.bp,
         cases_views.lockdown_bp,
+        cases_money_views.bp,
         cases_cli.bp,
         cases_cli.keys_bp,
     ):

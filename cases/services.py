@@ -28,6 +28,7 @@ from cases.models import (
     Verification,
 )
 from extensions import db
+from finance import services as finance_services
 from security import fields as crypto
 from security.blind_index import blind_index, normalise_contact, normalise_name
 from security.clock import now
@@ -491,3 +492,41 @@ def lift_lockdown(actor: User) -> None:
         lockdown.lifted_at = now()
         lockdown.lifted_by_id = actor.id
     audit.record(actor, "lockdown.lifted", "system", None)
+
+
+# --- Money for a case: the request goes to finance with the case code and ciphertext only -----
+
+
+def request_money(
+    case: Case,
+    requester: User,
+    *,
+    drive_id: int,
+    category: Any,
+    amount_minor: int,
+    payee: str,
+    note: str,
+) -> Any:
+    """Ask finance for money for this case; payee and note stay encrypted under the case key."""
+    return finance_services.request_disbursement(
+        case_id=case.id,
+        case_code=case.code,
+        drive_id=drive_id,
+        category=category,
+        amount_minor=amount_minor,
+        payee_enc=_encrypt(case, payee.strip(), "payee"),
+        note_enc=_encrypt(case, note.strip(), "disbursement-note"),
+        requester=requester,
+    )
+
+
+def money_for(case: Case) -> list[tuple[Any, str | None, str | None]]:
+    """The case's disbursements with payee and note decrypted (for its caseworkers)."""
+    return [
+        (
+            item,
+            _decrypt(case, item.payee_enc, "payee"),
+            _decrypt(case, item.note_enc, "disbursement-note"),
+        )
+        for item in finance_services.disbursements(case_id=case.id)
+    ]
