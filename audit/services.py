@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from audit.models import GENESIS_HASH, AuditHead, AuditRecord
 from extensions import db
@@ -186,6 +186,12 @@ def verify_chain(batch_size: int = 5000) -> ChainReport:
             checked += 1
         db.session.expunge_all()
     head = db.session.get(AuditHead, HEAD_ID)
+    if head is not None and last_id > head.last_record_id:
+        # The chain links up, but the log never wrote these: someone appended them by hand.
+        added = db.session.scalar(
+            select(func.min(AuditRecord.id)).where(AuditRecord.id > head.last_record_id)
+        )
+        return ChainReport(checked, added, "was added after the newest record the log wrote")
     if head is not None and (head.last_record_id != last_id or head.last_hash != expected_previous):
         return ChainReport(
             checked, head.last_record_id, "records at the end of the log are missing"
