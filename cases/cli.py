@@ -47,6 +47,14 @@ def rotate_master_command(batch_size: int) -> None:
         raise click.ClickException("The old and new master keys are the same.")
     rotated = 0
     old_id, new_id = crypto.key_id(old), crypto.key_id(new)
+    stray = db.session.scalar(
+        select(CaseKey.case_id).where(CaseKey.master_key_id.not_in((old_id, new_id))).limit(1)
+    )
+    if stray is not None:
+        raise click.ClickException(
+            "Some case keys are under neither the old key given nor CASE_MASTER_KEY: "
+            "check the old key. Nothing was changed."
+        )
     while True:
         batch = db.session.scalars(
             select(CaseKey).where(CaseKey.master_key_id == old_id).limit(batch_size)
@@ -86,6 +94,11 @@ def _reseal(row: object, attribute: str, purpose: str, old: bytes, new: bytes) -
     token = getattr(row, attribute)
     if not token or sealing.sealed_with(token) == crypto.key_id(new):
         return 0
+    if sealing.sealed_with(token) != crypto.key_id(old):
+        raise click.ClickException(
+            f"A sealed {purpose} value is under neither the old key given nor CASE_MASTER_KEY: "
+            "check the old key."
+        )
     setattr(
         row,
         attribute,

@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from accounts.models import Role
-from tests.conftest import Auth, Clock
+from tests.conftest import PASSWORD, Auth, Clock, current_code
 from tests.factories import make_user, use_fast_password_hashing, user_email
 
 INTAKE = {
@@ -55,6 +55,12 @@ class Person:
         self.client: FlaskClient = app.test_client()
         self.auth = Auth(app, self.client, clock)
         self.auth.login(self.email)
+
+    def reauthenticate(self) -> Any:
+        """Give password and a fresh code again (a new TOTP step, so the code is unused)."""
+        self.auth.clock.advance(seconds=30)
+        code = current_code(self.auth.app, self.email)
+        return self.client.post("/reauthenticate", data={"password": PASSWORD, "code": code})
 
     def create_case(self, **changes: str) -> str:
         """Create a case through the intake form; return its id."""
