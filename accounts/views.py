@@ -89,7 +89,9 @@ def _with_cookie(response: BaseResponse, token: str | None) -> BaseResponse:
 
 
 def _qr_svg(uri: str) -> str:
-    return str(segno.make(uri, error="m").svg_inline(scale=5, dark="#111", light="#fff"))
+    return str(
+        segno.make(uri, error="m").svg_inline(scale=5, dark="#111", light="#fff", omitsize=True)
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])

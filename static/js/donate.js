@@ -7,7 +7,8 @@
   if (!article) { return; }
   var currency = article.dataset.currency;
   var exponent = parseInt(article.dataset.exponent, 10);
-  var formatter = new Intl.NumberFormat(undefined, { style: "currency", currency: currency.toUpperCase() });
+  var locale = document.documentElement.lang || undefined;
+  var formatter = new Intl.NumberFormat(locale, { style: "currency", currency: currency.toUpperCase() });
 
   function money(minor) { return formatter.format(minor / Math.pow(10, exponent)); }
   function byId(id) { return document.getElementById(id); }
