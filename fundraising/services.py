@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,6 +78,7 @@ STRIPE_STATUS = {
     "canceled": DonationStatus.CANCELED,
 }
 DONOR_PURPOSES = ("name", "email")
+SLUG_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,79}")
 
 
 # --- Drives ---------------------------------------------------------------------------------
@@ -114,6 +116,13 @@ def create_drive(
     currency = currency.lower()
     if currency not in SUPPORTED:
         raise FundraisingError(f"Currency {currency.upper()} is not supported.")
+    # The admin form checks these too; the CLI and other callers come through here alone.
+    if not SLUG_PATTERN.fullmatch(slug):
+        raise FundraisingError(
+            "The address may use lower-case letters, digits and - only (at most 80)."
+        )
+    if not title.strip() or len(title.strip()) > 160:
+        raise FundraisingError("The drive needs a title of at most 160 characters.")
     if ends_at <= starts_at:
         raise FundraisingError("The drive must end after it starts.")
     if goal_minor <= 0:
