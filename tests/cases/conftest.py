@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -39,6 +41,17 @@ SECRETS = [
         "household_members",
     )
 ] + ["7700 900123", "zuleika.q.42"]
+
+
+@pytest.fixture(autouse=True)
+def _no_identity_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Whatever any case test logs, no test identity appears in it."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    logged = caplog.text + "".join(str(record.args) for record in caplog.records)
+    for secret in SECRETS:
+        assert secret not in logged
+        assert secret.casefold() not in logged.casefold()
 
 
 @pytest.fixture(autouse=True)
