@@ -28,6 +28,7 @@ from cases import views as cases_views
 from config import load_config
 from extensions import csrf, db, limiter, login_manager, migrate
 from finance import cli as finance_cli  # noqa: F401  (adds `stripe sync`)
+from finance import demo as finance_demo
 from finance import views as finance_views
 from finance import webhooks as finance_webhooks  # noqa: F401  (registers payout handlers)
 from fundraising import admin_views as fundraising_admin_views
@@ -145,6 +146,8 @@ def demo_command() -> None:
     drive = fundraising_demo.seed_demo_drive()
     lines.append(f"Demo drive: /drives/{drive.slug}")
     cases_demo.seed_demo_cases()
+    finance_demo.seed_demo_payout(drive)
+    cases_demo.seed_demo_money(drive.id)
     db.session.commit()
     text = "\n".join(lines)
     credentials_path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from accounts.demo import DEMO_DOMAIN
 from accounts.services import find_user_by_email
 from cases import services
-from cases.models import ReferralSource, RiskLevel, Stage
+from cases.models import Case, ReferralSource, RiskLevel, Stage
+from extensions import db
+from finance import services as finance_services
+from finance.models import Category
 
 DEMO_CASES = (
     (
@@ -63,3 +68,31 @@ def seed_demo_cases() -> None:
         case = services.create_case(caseworker, dict(identity), clear, allow_duplicate=True)
         if stage is Stage.SCREENING:
             services.change_stage(case, caseworker, Stage.SCREENING, "Referral looks genuine.")
+
+
+def seed_demo_money(drive_id: int) -> None:
+    """A few disbursement requests for the demo cases: one paid, one approved, one waiting."""
+    caseworker = find_user_by_email(f"caseworker@{DEMO_DOMAIN}")
+    finance_user = find_user_by_email(f"finance@{DEMO_DOMAIN}")
+    if caseworker is None or finance_user is None:
+        return
+    cases = db.session.scalars(select(Case).order_by(Case.created_at)).all()
+    plans = (
+        (Category.FLIGHT, 64000, "Travel agent (fictional)", "pay"),
+        (Category.VISA, 16000, "Consulate fee (fictional)", "approve"),
+        (Category.HOUSING, 45000, "Safe flat, first month (fictional)", None),
+    )
+    for case, (category, amount, payee, step) in zip(cases, plans, strict=False):
+        item = services.request_money(
+            case,
+            caseworker,
+            drive_id=drive_id,
+            category=category,
+            amount_minor=amount,
+            payee=payee,
+            note="Demo request",
+        )
+        if step:
+            finance_services.approve_disbursement(item.id, finance_user)
+        if step == "pay":
+            finance_services.mark_paid(item.id, finance_user, "DEMO-TRANSFER-001")

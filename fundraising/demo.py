@@ -25,6 +25,8 @@ DEMO_GIFTS = (
     (10000, "Noor", "From Amsterdam with love"),
     (2000, "Alex Kim", ""),
     (25000, "", "For the flights."),
+    (150000, "", "From our congregation."),
+    (75000, "Maya Lindqvist", "Solidarity from Stockholm"),
 )
 
 

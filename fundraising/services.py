@@ -145,7 +145,10 @@ def create_drive(
         ),
         closes_at_goal=closes_at_goal,
     )
-    drive.totals = DriveTotals(raised_minor=0, donors=0, version=0)
+    drive.totals = DriveTotals(
+        raised_minor=0, donors=0, gross_minor=0, refunded_minor=0, lost_disputes_minor=0,
+        version=0,
+    )
     db.session.add(drive)
     db.session.flush()
     audit.record(actor, "drive.created", "drive", drive.id, status=status.value)
@@ -296,21 +299,33 @@ def receipt_email(donation: Donation) -> str | None:
     return donor_details(donation)["email"]
 
 
+def _contribution(donation: Donation) -> tuple[int, int, int, int, int]:
+    return (
+        donation.counted_minor,
+        donation.counts_as_donor,
+        donation.gross_counted_minor,
+        donation.refunded_counted_minor,
+        donation.lost_dispute_counted_minor,
+    )
+
+
 def _apply(donation: Donation, change: Any) -> None:
     """Apply a change to a donation and move the drive's totals by the difference, atomically."""
-    before_minor, before_donor = donation.counted_minor, donation.counts_as_donor
+    before = _contribution(donation)
     change(donation)
     donation.updated_at = now()
-    delta_minor = donation.counted_minor - before_minor
-    delta_donors = donation.counts_as_donor - before_donor
-    if delta_minor == 0 and delta_donors == 0:
+    delta = [after - prior for after, prior in zip(_contribution(donation), before, strict=True)]
+    if not any(delta):
         return
     raised = db.session.execute(
         update(DriveTotals)
         .where(DriveTotals.drive_id == donation.drive_id)
         .values(
-            raised_minor=DriveTotals.raised_minor + delta_minor,
-            donors=DriveTotals.donors + delta_donors,
+            raised_minor=DriveTotals.raised_minor + delta[0],
+            donors=DriveTotals.donors + delta[1],
+            gross_minor=DriveTotals.gross_minor + delta[2],
+            refunded_minor=DriveTotals.refunded_minor + delta[3],
+            lost_disputes_minor=DriveTotals.lost_disputes_minor + delta[4],
             version=DriveTotals.version + 1,
         )
         .returning(DriveTotals.raised_minor)
