@@ -180,9 +180,7 @@ class Donation(db.Model):  # type: ignore[name-defined]
     def counted_minor(self) -> int:
         """What this gift adds to the drive's raised total, by its current state."""
         return (
-            self.gross_counted_minor
-            - self.refunded_counted_minor
-            - self.lost_dispute_counted_minor
+            self.gross_counted_minor - self.refunded_counted_minor - self.lost_dispute_counted_minor
         )
 
     @property
