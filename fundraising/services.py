@@ -146,7 +146,11 @@ def create_drive(
         closes_at_goal=closes_at_goal,
     )
     drive.totals = DriveTotals(
-        raised_minor=0, donors=0, gross_minor=0, refunded_minor=0, lost_disputes_minor=0,
+        raised_minor=0,
+        donors=0,
+        gross_minor=0,
+        refunded_minor=0,
+        lost_disputes_minor=0,
         version=0,
     )
     db.session.add(drive)
