@@ -12,10 +12,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event
 
 from extensions import db
 from fundraising import services, webhooks
@@ -122,20 +120,6 @@ def deliver_all(app, drive_id, gifts, history, order) -> tuple[int, int]:
             db.session.expire_all()
         final = db.session.get(DriveTotals, drive_id)
         return final.raised_minor, final.donors
-
-
-@pytest.fixture
-def app(app):
-    """The app; on SQLite without fsync per commit (hundreds of commits per example)."""
-    with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            event.listen(db.engine, "connect", _no_fsync)
-            db.engine.dispose()
-    return app
-
-
-def _no_fsync(connection, _record) -> None:
-    connection.execute("PRAGMA synchronous=OFF")
 
 
 @settings(

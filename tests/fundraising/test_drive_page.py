@@ -81,6 +81,15 @@ def test_recent_gifts_show_a_first_name_or_anonymous_never_the_email(app, client
     assert "Priya" not in text  # a failed payment is not a gift
 
 
+def test_a_donors_message_is_shown_as_text(app, client):
+    drive_id = make_drive(app)
+    gift = make_gift(app, drive_id, message='<b onmouseover="x()">bold</b> & brave')
+    deliver(client, gift.succeeded())
+    text = page_text(client)
+    assert "<b onmouseover" not in text
+    assert "&lt;b onmouseover=&#34;x()&#34;&gt;bold&lt;/b&gt; &amp; brave" in text
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # reads the file's bytes
 def test_donor_name_and_email_are_not_stored_in_plaintext(stripe_app, localstripe, caplog):
     with stripe_app.app_context():

@@ -189,6 +189,14 @@ def test_success_for_a_pending_gift_moves_the_totals(app, client, drive_id):
     assert client.get("/drives/relocation/progress.json").get_json()["raised_minor"] == 12_500
 
 
+def test_a_gift_stripe_did_not_answer_for_is_counted_when_the_webhook_comes(app, client, drive_id):
+    gift = make_gift(app, drive_id, 3000, status=DonationStatus.UNREACHABLE)
+    assert totals(app, drive_id) == (0, 0)
+    deliver(client, gift.succeeded())
+    assert totals(app, drive_id) == (3000, 1)
+    assert donation_status(app, gift.donation_id) is DonationStatus.SUCCEEDED
+
+
 def test_a_full_refund_takes_the_gift_and_the_donor_out(app, client, drive_id, gift):
     deliver(client, gift.succeeded())
     deliver(client, gift.refunded(5000))
