@@ -24,6 +24,7 @@ from audit import cli as audit_cli
 from cases import cli as cases_cli
 from cases import demo as cases_demo
 from cases import money_views as cases_money_views
+from cases import transparency as cases_transparency  # noqa: F401  (public spending section)
 from cases import views as cases_views
 from config import load_config
 from extensions import csrf, db, limiter, login_manager, migrate

@@ -48,6 +48,7 @@ def _values(form: DriveForm) -> dict[str, Any]:
         "starts_at": _utc(form.starts_at.data),
         "ends_at": _utc(form.ends_at.data),
         "closes_at_goal": bool(form.closes_at_goal.data),
+        "is_spending_published": bool(form.is_spending_published.data),
         "statement_descriptor_suffix": form.statement_descriptor_suffix.data or None,
         "receipt_description": form.receipt_description.data or None,
     }

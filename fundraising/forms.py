@@ -68,6 +68,11 @@ class DriveForm(FlaskForm):
     starts_at = DateTimeLocalField("Opens (UTC)", validators=[DataRequired()])
     ends_at = DateTimeLocalField("Ends (UTC)", validators=[DataRequired()])
     closes_at_goal = BooleanField("Close the drive when the goal is reached")
+    is_spending_published = BooleanField(
+        "Publish “where the money went” on the drive page",
+        description="Totals by category and people relocated, by month, never per case; "
+        "a figure stays hidden until at least 3 cases contribute to it.",
+    )
     statement_descriptor_suffix = StringField(
         "Card statement suffix",
         description="What donors' bank statements show after the organisation's name. "

@@ -73,6 +73,8 @@ class Drive(db.Model):  # type: ignore[name-defined]
     suggested_amounts: Mapped[str] = mapped_column(String(200), default="")
     minimum_minor: Mapped[int] = mapped_column(Integer)
     closes_at_goal: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "Where the money went" on the public page: aggregated, published by an admin.
+    is_spending_published: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     statement_descriptor_suffix: Mapped[str | None] = mapped_column(String(22))
     receipt_description: Mapped[str | None] = mapped_column(String(200))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

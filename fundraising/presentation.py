@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -49,6 +50,10 @@ def render_story(text: str) -> Markup:
     return Markup(cleaned)  # noqa: S704  (sanitised by nh3 just above)
 
 
+# Sections other packages add to the public drive page (fundraising imports none of them).
+DRIVE_PAGE_SECTIONS: list[Callable[[Drive], Markup | None]] = []
+
+
 def progress_payload(drive: Drive) -> dict[str, Any]:
     """The JSON for /progress.json (names fixed by DESIGN.md)."""
     return {
@@ -93,4 +98,7 @@ def drive_context(drive: Drive) -> dict[str, Any]:
         },
         "stripe_key": config.get("STRIPE_PUBLISHABLE_KEY") or "",
         "stripe_js_url": config["STRIPE_JS_URL"],
+        "extra_sections": [
+            section for render in DRIVE_PAGE_SECTIONS if (section := render(drive)) is not None
+        ],
     }
