@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -197,7 +207,9 @@ EXPORTS = {
 
 
 def _csv(name: str, header: list[str], rows: object) -> Response:
-    response = Response(exports.write_csv(header, rows), mimetype="text/csv")  # type: ignore[arg-type]
+    # The rows are read from the database while the body streams: keep the context open.
+    body = stream_with_context(exports.write_csv(header, rows))  # type: ignore[arg-type]
+    response = Response(body, mimetype="text/csv")
     stamp = now().strftime("%Y%m%d-%H%M")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
     return response
