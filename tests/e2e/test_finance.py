@@ -1,0 +1,74 @@
+"""A finance user reconciles a payout against the bank and approves a disbursement."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts.models import Role, User
+from cases import services as case_services
+from cases.models import RiskLevel
+from extensions import db
+from finance.demo import seed_demo_payout
+from finance.models import Category
+from fundraising import services as fundraising_services
+from fundraising.models import DonationStatus, Drive
+from tests.e2e.helpers import assert_accessible, screenshot, sign_in
+from tests.factories import make_drive, make_user, user_email
+
+pytestmark = pytest.mark.browser
+
+
+def test_finance_reconciles_a_payout_and_approves_a_disbursement(live_server, page):
+    app = live_server.app
+    worker_id = make_user(app, Role.CASEWORKER, "worker@example.org")
+    finance_id = make_user(app, Role.FINANCE, "money@example.org")
+    drive_id = make_drive(app, slug="books", title="Flights out")
+    with app.app_context():
+        drive = db.session.get(Drive, drive_id)
+        for amount in (120_000, 80_000, 5_000):
+            gift = fundraising_services.start_donation(
+                drive, fundraising_services.GiftRequest(amount_minor=amount)
+            )
+            fundraising_services.set_payment_status(gift, DonationStatus.SUCCEEDED)
+        seed_demo_payout(drive)
+        worker = db.session.get(User, worker_id)
+        case = case_services.create_case(
+            worker,
+            {"legal_name": "Hidden From Finance"},
+            case_services.ClearFields(risk_level=RiskLevel.HIGH, region="North"),
+        )
+        case_services.request_money(
+            case,
+            worker,
+            drive_id=drive.id,
+            category=Category.FLIGHT,
+            amount_minor=64_000,
+            payee="Agent",
+            note="",
+        )
+        code = case.code
+        db.session.commit()
+
+    sign_in(page, live_server, user_email(app, finance_id))
+    expect(page.locator("h1")).to_have_text("Finance")
+    assert_accessible(page)
+    screenshot(page, "finance")
+    expect(page.locator("main")).to_contain_text(code)
+    expect(page.locator("main")).not_to_contain_text("Hidden From Finance")
+
+    page.locator("a[href*='/finance/payouts/']").first.click()
+    expect(page.locator("main")).to_contain_text("add up to the payout exactly")
+    assert_accessible(page)
+    page.get_by_label("Bank statement reference").fill("BANK-2026-11-22-001")
+    page.get_by_role("button", name="Mark reconciled").click()
+    expect(page.locator("main")).to_contain_text("BANK-2026-11-22-001")
+
+    page.goto(live_server("/finance/disbursements"))
+    assert_accessible(page)
+    page.get_by_role("button", name="Approve").click()
+    expect(page.locator("main")).to_contain_text("Approved")
+    page.get_by_label("Payment reference").fill("TRANSFER-42")
+    page.get_by_role("button", name="Mark paid").click()
+    expect(page.locator("main")).to_contain_text("TRANSFER-42")
+    assert_accessible(page)
