@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Enum,
     ForeignKey,
@@ -31,13 +32,13 @@ class Payout(db.Model):  # type: ignore[name-defined]
     __tablename__ = "payouts"
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    amount_minor: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20))
     arrival_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     failure_message: Mapped[str | None] = mapped_column(String(300))
-    lines_net_minor: Mapped[int] = mapped_column(Integer, default=0)
+    lines_net_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     bank_reference: Mapped[str | None] = mapped_column(String(120))
     reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -90,9 +91,9 @@ class DriveLedger(db.Model):  # type: ignore[name-defined]
     drive_id: Mapped[int] = mapped_column(
         ForeignKey("drives.id", ondelete="CASCADE"), primary_key=True
     )
-    fees_minor: Mapped[int] = mapped_column(Integer, default=0)
-    disbursed_minor: Mapped[int] = mapped_column(Integer, default=0)
-    committed_minor: Mapped[int] = mapped_column(Integer, default=0)
+    fees_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    disbursed_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    committed_minor: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Category(enum.StrEnum):

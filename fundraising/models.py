@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Enum,
@@ -112,12 +113,12 @@ class DriveTotals(db.Model):  # type: ignore[name-defined]
     drive_id: Mapped[int] = mapped_column(
         ForeignKey("drives.id", ondelete="CASCADE"), primary_key=True
     )
-    raised_minor: Mapped[int] = mapped_column(Integer, default=0)
+    raised_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     donors: Mapped[int] = mapped_column(Integer, default=0)
     # raised = gross - refunded - lost disputes; kept apart for the finance ledger.
-    gross_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    refunded_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    lost_disputes_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    gross_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    lost_disputes_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     version: Mapped[int] = mapped_column(Integer, default=0)
 
     drive: Mapped[Drive] = relationship(back_populates="totals")
