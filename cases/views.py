@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -10,6 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import load_only
 
 from accounts.guards import reauth_required, role_required
 from accounts.models import Role, User
@@ -97,7 +98,16 @@ def index() -> ResponseReturnValue:
         query = query.where(services.Case.stage == Stage(stage))
     if risk in RiskLevel.__members__.values():
         query = query.where(services.Case.risk_level == RiskLevel(risk))
-    cases = db.session.scalars(query.order_by(services.Case.stage_changed_at)).all()
+    # The list shows clear fields only: leave the ciphertext columns in the database.
+    shown = load_only(
+        services.Case.id,
+        services.Case.code,
+        services.Case.stage,
+        services.Case.risk_level,
+        services.Case.region,
+        services.Case.stage_changed_at,
+    )
+    cases = db.session.scalars(query.options(shown).order_by(services.Case.stage_changed_at)).all()
     return render_template(
         "cases/index.html",
         cases=cases,
@@ -146,15 +156,23 @@ def new() -> ResponseReturnValue:
 @case_route("read")
 def detail(case: services.Case) -> ResponseReturnValue:
     """The case: identity, stage history, notes, verification, break-glass openings."""
+    history = services.history_for(case)
+    notes = services.notes_for(case)
+    verification = db.session.get(Verification, case.id)
+    break_glass = services.break_glass_history(case)
+    people = [change.actor_id for change, _ in history] + [note.author_id for note, _ in notes]
+    people += [grant.admin_id for grant, _ in break_glass]
+    if verification is not None:
+        people += [verification.recorded_by_id, verification.confirmed_by_id]
     page = render_template(
         "cases/detail.html",
         case=case,
         identity=services.read_identity(case),
-        history=services.history_for(case),
-        notes=services.notes_for(case),
-        verification=db.session.get(Verification, case.id),
-        break_glass=services.break_glass_history(case),
-        names=_staff_names(),
+        history=history,
+        notes=notes,
+        verification=verification,
+        break_glass=break_glass,
+        names=_staff_names(people),
         note_form=NoteForm(),
         stage_form=_stage_form(case),
         verification_form=VerificationForm(),
@@ -173,8 +191,13 @@ def _stage_form(case: services.Case) -> StageForm:
     return form
 
 
-def _staff_names() -> dict[int, str]:
-    return {user.id: user.name for user in db.session.scalars(select(User))}
+def _staff_names(user_ids: Iterable[int | None]) -> dict[int, str]:
+    """Names of the staff a page mentions (not every user: that grows with the staff)."""
+    wanted = {user_id for user_id in user_ids if user_id is not None}
+    if not wanted:
+        return {}
+    rows = db.session.execute(select(User.id, User.name).where(User.id.in_(wanted)))
+    return {row.id: row.name for row in rows}
 
 
 @bp.route("/<case_id>/edit", methods=["GET", "POST"])
@@ -275,13 +298,16 @@ def confirm_verification(case: services.Case) -> ResponseReturnValue:
 @case_route("export")
 def export(case: services.Case) -> ResponseReturnValue:
     """A print page of one case, to hand to a partner organisation (re-authenticated)."""
+    history = services.history_for(case)
+    notes = services.notes_for(case)
+    people = [change.actor_id for change, _ in history] + [note.author_id for note, _ in notes]
     page = render_template(
         "cases/export.html",
         case=case,
         identity=services.read_identity(case),
-        history=services.history_for(case),
-        notes=services.notes_for(case),
-        names=_staff_names(),
+        history=history,
+        notes=notes,
+        names=_staff_names(people),
         moment=now(),
     )
     db.session.commit()
@@ -324,7 +350,7 @@ def manage(case_id: str) -> ResponseReturnValue:
         "cases/manage.html",
         case=case,
         form=form,
-        names=_staff_names(),
+        names=_staff_names(assignment.user_id for assignment in case.assignments),
         confirm_form=ConfirmForm(),
         glass_form=BreakGlassForm(),
     )
