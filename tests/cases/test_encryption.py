@@ -178,3 +178,9 @@ def test_case_ids_are_random_uuids(app, person):
     with app.app_context():
         codes = db.session.scalars(select(Case.code)).all()
     assert all(code.startswith("RC-") and 4 <= len(code) - 3 <= 6 for code in codes)
+
+
+def test_sqlite_overwrites_deleted_content(make_app, tmp_path):
+    app = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'secure.db'}")
+    with app.app_context(), db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
