@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -318,6 +318,8 @@ def export(case: services.Case) -> ResponseReturnValue:
 
 
 def _any_case_or_404(case_id: str) -> services.Case:
+    if services.is_locked_down():
+        abort(Response(render_template("cases/locked.html"), status=403))
     case = db.session.get(services.Case, case_id)
     if case is None or case.is_purged:
         abort(404)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from accounts.models import Role
+from accounts.models import Role, User
 from audit.models import AuditRecord
+from cases import services as case_services
+from cases.models import RiskLevel
 from extensions import db
+from tests.factories import make_user, user_email
 
 
 def test_lockdown_ends_sessions_and_closes_case_pages_until_lifted(app, person, clock):
@@ -77,3 +80,22 @@ def test_only_admins_start_a_lockdown(app, person):
     assert response.headers["Location"].startswith("/login")
     worker = person()
     assert worker.client.get("/cases/").status_code == 200
+
+
+def test_lockdown_closes_the_admin_case_page_too(app, client, auth):
+    admin_id = make_user(app, Role.ADMIN)
+    with app.app_context():
+        admin = db.session.get(User, admin_id)
+        worker = db.session.get(User, make_user(app, Role.CASEWORKER))
+        case = case_services.create_case(
+            worker,
+            {"legal_name": "Locked Person"},
+            case_services.ClearFields(risk_level=RiskLevel.LOW, region="East"),
+        )
+        case_services.start_lockdown(admin)
+        db.session.commit()
+        case_id = case.id
+    auth.login(user_email(app, admin_id))
+    response = client.get(f"/cases/{case_id}/manage")
+    assert response.status_code == 403
+    assert "locked down" in response.get_data(as_text=True)
