@@ -8,12 +8,12 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from itertools import islice
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 import audit
 from accounts.models import User
 from extensions import db
-from finance.models import BalanceTransaction, Payout
+from finance.models import BalanceTransaction, DriveLedger, Payout
 from finance.services import FinanceError, drive_ledger
 from fundraising.models import Donation, Drive
 from fundraising.money import exponent
@@ -86,13 +86,26 @@ def import_balance_transactions(lines: Iterable[dict[str, Any]], payout: Payout 
     created = 0
     iterator = iter(lines)
     while batch := list(islice(iterator, BATCH)):
-        ids = [line["id"] for line in batch]
-        existing = {
-            row.id: row
-            for row in db.session.scalars(
-                select(BalanceTransaction).where(BalanceTransaction.id.in_(ids))
+        stored: dict[str, str | None] = {
+            line_id: payout_id
+            for line_id, payout_id in db.session.execute(
+                select(BalanceTransaction.id, BalanceTransaction.payout_id).where(
+                    BalanceTransaction.id.in_([line["id"] for line in batch])
+                )
             )
         }
+        orphans = [line_id for line_id, payout_id in stored.items() if payout_id is None]
+        if payout is not None and orphans:
+            db.session.execute(
+                update(BalanceTransaction)
+                .where(BalanceTransaction.id.in_(orphans))
+                .values(payout_id=payout.id)
+                .execution_options(synchronize_session=False)
+            )
+        # Lines stored before are not read again: a repeated sync costs one query per batch.
+        batch = [line for line in batch if line["id"] not in stored]
+        if not batch:
+            continue
         keys = {line["id"]: _keys(_source(line)) for line in batch}
         intents = {intent for intent, _ in keys.values() if intent}
         charges = {charge for _, charge in keys.values() if charge}
@@ -115,12 +128,8 @@ def import_balance_transactions(lines: Iterable[dict[str, Any]], payout: Payout 
             else {}
         )
         drives = {drive.id: drive for drive in db.session.scalars(select(Drive))}
+        fees: dict[int, int] = {}
         for line in batch:
-            row = existing.get(line["id"])
-            if row is not None:
-                if payout is not None and row.payout_id is None:
-                    row.payout_id = payout.id
-                continue
             intent_id, charge_id = keys[line["id"]]
             donation = by_intent.get(intent_id) or by_charge.get(charge_id)
             line_type = str(line["type"])
@@ -150,12 +159,25 @@ def import_balance_transactions(lines: Iterable[dict[str, Any]], payout: Payout 
                     donation.charge_id = charge_id
                 drive = drives[donation.drive_id]
                 row.drive_fee_minor = to_drive_currency(row.fee_minor, line, drive)
-                if row.drive_fee_minor:
-                    drive_ledger(drive.id).fees_minor += row.drive_fee_minor
+                fees[drive.id] = fees.get(drive.id, 0) + row.drive_fee_minor
             db.session.add(row)
             created += 1
+        _add_fees(fees)
         db.session.flush()
     return created
+
+
+def _add_fees(fees: dict[int, int]) -> None:
+    """Add a batch's fees to each drive's ledger: one relative UPDATE per drive, not per line
+    (a concurrent sync or approval changing the same row loses nothing)."""
+    for drive_id, amount in sorted(fees.items()):
+        if amount:
+            drive_ledger(drive_id)
+            db.session.execute(
+                update(DriveLedger)
+                .where(DriveLedger.drive_id == drive_id)
+                .values(fees_minor=DriveLedger.fees_minor + amount)
+            )
 
 
 def _lines_net(payout: Payout) -> int:

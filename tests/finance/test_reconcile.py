@@ -202,3 +202,17 @@ def test_a_payout_failed_webhook_stores_the_failure_without_fetching_lines(
             "The bank account has been closed.",
         )
         assert stored.synced_at is None
+
+
+def test_lines_imported_before_their_payout_are_attached_to_it_once(app, recorded_stripe):
+    scenario = build(app, recorded_stripe)
+    early = recorded_stripe.lines[scenario.payout_id][:3]
+    with app.app_context():
+        assert reconcile.import_balance_transactions(early, None) == 3
+        db.session.commit()
+    sync(app, scenario.payout_id)
+    lines = lines_by_name(app, scenario)
+    assert {row.payout_id for row in lines.values()} == {scenario.payout_id}
+    with app.app_context():
+        assert db.session.get(DriveLedger, scenario.usd_drive).fees_minor == 1895
+        assert db.session.get(Payout, scenario.payout_id).is_balanced
