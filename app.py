@@ -40,6 +40,7 @@ from fundraising.money import format_money
 from fundraising.stripe_gateway import StripeGateway
 from security import errors, headers
 from security import views as security_views
+from security.cookies import SignedCookieSessions
 
 DEMO_CREDENTIALS_FILE = "demo-credentials.txt"
 
@@ -85,11 +86,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         render_as_batch=True,
         compare_type=True,
     )
+    app.session_interface = SignedCookieSessions()
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = None  # sessions live in our own table
     login_manager.login_view = "accounts.login"
+    # Flask-Login's remember-me cookie is never used (staff sessions live in our own table), and
+    # its after-request hook reads the cookie session on every response: that adds
+    # "Vary: Cookie" to public answers such as progress.json, which shared caches then skip.
+    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
     _configure_engine(app)
 
     app.jinja_env.filters["datetime"] = _format_datetime

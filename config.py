@@ -96,6 +96,8 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "DONATE_RATE_LIMIT_PER_DRIVE": os.environ.get(
             "DONATE_RATE_LIMIT_PER_DRIVE", "1200 per minute"
         ),
+        # Seconds each worker keeps the public drive page and progress.json (0: off).
+        "PUBLIC_CACHE_SECONDS": float(os.environ.get("PUBLIC_CACHE_SECONDS", "2")),
         "DONATION_MAX_MAJOR": int(os.environ.get("DONATION_MAX_MAJOR", "10000")),
         "STRIPE_FEE_BASIS_POINTS": int(os.environ.get("STRIPE_FEE_BASIS_POINTS", "290")),
         "STRIPE_FEE_FIXED_MINOR": int(os.environ.get("STRIPE_FEE_FIXED_MINOR", "30")),

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -19,10 +28,20 @@ from fundraising.forms import DonationForm, DriveForm, ExtendForm
 from fundraising.models import Drive, DriveStatus
 from fundraising.money import InvalidAmount, parse_amount, to_major_string
 from fundraising.presentation import drive_context
+from fundraising.public_cache import public_cache
 from security.clock import now
 from security.headers import allows_stripe
 
 bp = Blueprint("drives_admin", __name__, url_prefix="/admin/drives")
+
+
+@bp.after_request
+def _forget_public_copies(response: Response) -> Response:
+    """A change to a drive shows on its public page at once (in this worker; the others
+    within PUBLIC_CACHE_SECONDS)."""
+    if request.method == "POST":
+        public_cache().clear()
+    return response
 
 
 def _drive_or_404(drive_id: int) -> Drive:

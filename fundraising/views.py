@@ -10,6 +10,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    g,
     jsonify,
     render_template,
     request,
@@ -17,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import generate_csrf
 
 from extensions import db, limiter
 from fundraising import services, webhooks
@@ -24,6 +26,7 @@ from fundraising.forms import DonationForm
 from fundraising.models import Donation, Drive, DriveStatus
 from fundraising.money import InvalidAmount, parse_amount
 from fundraising.presentation import drive_context, progress_payload
+from fundraising.public_cache import public_cache
 from fundraising.stripe_gateway import (
     GatewayRejected,
     GatewayUnavailable,
@@ -31,11 +34,14 @@ from fundraising.stripe_gateway import (
     PaymentDeclined,
     StripeGateway,
 )
-from security.headers import allows_stripe
+from security.headers import allows_stripe, csp_nonce
 
 log = logging.getLogger(__name__)
 bp = Blueprint("fundraising", __name__)
 
+# Where the cached drive page keeps the per-request CSRF token and CSP nonce (never in a page).
+CSRF_HOLE = "\x00csrf-token\x00"
+NONCE_HOLE = "\x00csp-nonce\x00"
 UNAVAILABLE = (
     "The payment service is unavailable right now. You have not been charged. "
     "Please try again in a few minutes."
@@ -86,9 +92,40 @@ def index() -> ResponseReturnValue:
 @bp.get("/drives/<slug>")
 @allows_stripe
 def drive_page(slug: str) -> ResponseReturnValue:
-    """A drive's story, progress, recent gifts and the donation form."""
+    """A drive's story, progress, recent gifts and the donation form.
+
+    Anonymous visitors get the page from the public cache, with this request's own CSRF token
+    and CSP nonce put into the holes the cached copy keeps for them."""
+    if not _is_anonymous_visit():
+        return _render_drive_page(slug)
+    page = public_cache().get_or_build(("drive", slug), lambda: _drive_page_with_holes(slug))
+    if CSRF_HOLE in page:
+        page = page.replace(CSRF_HOLE, generate_csrf())
+    if NONCE_HOLE in page:
+        page = page.replace(NONCE_HOLE, csp_nonce())
+    return page
+
+
+def _is_anonymous_visit() -> bool:
+    """No staff cookie and nothing flashed: the page is the same as everyone else's."""
+    if request.cookies.get(current_app.config["STAFF_COOKIE_NAME"]):
+        return False
+    return "_flashes" not in session
+
+
+def _render_drive_page(slug: str) -> str:
     drive = _drive_or_404(slug)
     return render_template("fundraising/drive.html", form=DonationForm(), **drive_context(drive))
+
+
+def _drive_page_with_holes(slug: str) -> str:
+    """The page for anyone, with the per-request CSRF token and nonce cut out."""
+    page = _render_drive_page(slug)
+    if current_app.config.get("WTF_CSRF_ENABLED", True):
+        page = page.replace(generate_csrf(), CSRF_HOLE)
+    if "csp_nonce" in g:
+        page = page.replace(csp_nonce(), NONCE_HOLE)
+    return page
 
 
 @bp.post("/drives/<slug>/donate")
@@ -202,15 +239,27 @@ def thanks(slug: str) -> ResponseReturnValue:
 
 @bp.get("/drives/<slug>/progress.json")
 def progress(slug: str) -> ResponseReturnValue:
-    """Raised, goal, donors and the window: polled by every open drive page, so it is cheap."""
-    drive = _drive_or_404(slug)
-    payload = progress_payload(drive)
-    response: Response = jsonify(payload)
-    response.set_etag(
-        f"{drive.id}-{drive.totals.version}-{int(payload['open'])}-{drive.status.value}"
-    )
+    """Raised, goal, donors and the window: polled by every open drive page, so it is cheap
+    (the aggregate row, kept in the public cache for a few seconds; 304 when unchanged)."""
+    body, etag = public_cache().get_or_build(("progress", slug), lambda: _progress_answer(slug))
+    response = Response(body, mimetype="application/json")
+    response.set_etag(etag)
     response.headers["Cache-Control"] = "public, max-age=5"
     return response.make_conditional(request)
+
+
+@limiter.request_filter
+def _is_progress_poll() -> bool:
+    """progress.json is never rate limited: every open drive page polls it, and it is served
+    from the public cache. A filter (not @limiter.exempt) skips the limiter's work entirely."""
+    return request.endpoint == "fundraising.progress"
+
+
+def _progress_answer(slug: str) -> tuple[str, str]:
+    drive = _drive_or_404(slug)
+    payload = progress_payload(drive)
+    etag = f"{drive.id}-{drive.totals.version}-{int(payload['open'])}-{drive.status.value}"
+    return current_app.json.dumps(payload), etag
 
 
 @bp.get("/drives/<slug>/cover.jpg")

@@ -55,12 +55,12 @@ def stripe_origins() -> list[str]:
     return origins
 
 
-def content_security_policy() -> str:
-    """The CSP for this response: self only, plus Stripe where the view allows it."""
-    extra = " ".join(stripe_origins()) if g.get("csp_allows_stripe") else ""
+def _policy_template(allow_stripe: bool) -> str:
+    """The CSP with `{nonce}` left to fill: self only, plus Stripe where allowed."""
+    extra = " ".join(stripe_origins()) if allow_stripe else ""
     directives = {
         "default-src": "'self'",
-        "script-src": f"'self' 'nonce-{csp_nonce()}' {extra}",
+        "script-src": f"'self' 'nonce-{{nonce}}' {extra}",
         "style-src": "'self'",
         "img-src": "'self' data:",
         "font-src": "'self'",
@@ -74,17 +74,34 @@ def content_security_policy() -> str:
     return "; ".join(f"{name} {value.strip()}" for name, value in directives.items())
 
 
+def content_security_policy() -> str:
+    """The CSP for this response: self only, plus Stripe where the view allows it.
+
+    The two templates depend only on settings, so each app builds them once."""
+    allow_stripe = bool(g.get("csp_allows_stripe"))
+    templates: dict[bool, str] = current_app.extensions.setdefault("csp_templates", {})
+    if allow_stripe not in templates:
+        templates[allow_stripe] = _policy_template(allow_stripe)
+    return templates[allow_stripe].replace("{nonce}", csp_nonce())
+
+
+FIXED_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+HSTS = "max-age=63072000; includeSubDomains"
+
+
 def set_security_headers(response: Response) -> Response:
     """Add the headers every response carries."""
     headers = response.headers
     headers["Content-Security-Policy"] = content_security_policy()
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["X-Frame-Options"] = "DENY"
-    headers["Referrer-Policy"] = "no-referrer"
-    headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+    headers.update(FIXED_HEADERS)
     if current_app.config["APP_ENV"] not in PLAIN_HTTP_ENVIRONMENTS:
-        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        headers["Strict-Transport-Security"] = HSTS
     if "Cache-Control" not in headers:
         # Anything not explicitly public (a drive page, its progress, static files) is private.
         headers["Cache-Control"] = "no-store"

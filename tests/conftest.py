@@ -79,6 +79,7 @@ def settings_for(database_url: str, instance: Path, clock: Clock) -> dict[str, A
         "STRIPE_WEBHOOK_SECRET": "whsec_test_secret",
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
+        "PUBLIC_CACHE_SECONDS": 0,  # tests/fundraising/test_public_cache.py turns it on
         "CLOCK": clock,
         "SERVER_NAME": "localhost",
         "PROPAGATE_UNEXPECTED": True,

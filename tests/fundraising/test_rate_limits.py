@@ -164,3 +164,15 @@ def test_a_fresh_memory_store_does_not_remember_another_workers_count(make_app):
         donate(first.test_client(), "203.0.113.7")
     second = make_app(**settings)
     assert donate(second.test_client(), "203.0.113.7").status_code != 429
+
+
+def test_progress_polling_is_never_limited_even_under_a_default_limit(make_app):
+    # An operator may set a site-wide default; every open drive page still polls progress.
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="2 per minute")
+    make_drive(app)
+    client = app.test_client()
+    for _ in range(10):
+        assert client.get("/drives/relocation/progress.json").status_code == 200
+    assert client.get("/drives/relocation").status_code == 200
+    assert client.get("/drives/relocation").status_code == 200
+    assert client.get("/drives/relocation").status_code == 429  # the default applies elsewhere
