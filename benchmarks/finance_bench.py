@@ -1,0 +1,463 @@
+"""Finance: sync and match 100,000 Stripe balance transactions; the /finance/ dashboard over
+50 drives and 1,000,000 donations. On SQLite and PostgreSQL.
+
+    .venv/bin/python benchmarks/finance_bench.py [--db sqlite|postgresql|both] [--lines 100000]
+        [--payouts 10] [--drives 50] [--donations 1000000] [--requests 30]
+
+For each database: migrate a fresh one (`flask db upgrade`, the real indexes), bulk-insert the
+gifts the balance transactions belong to (10 drives, one in EUR settling in USD), then run
+`finance.reconcile.sync_since` in a child process against a fake Stripe reader that generates
+the payouts and their lines from Stripe's recorded example objects (tests/finance/
+stripe_examples.json: a balance transaction, charge, refund, dispute and payout, copied with
+new ids, amounts and types). The child reports its wall time and its peak memory (getrusage
+ru_maxrss of that process alone, so seeding does not count), then syncs again to time the
+idempotent re-run. The parent then checks every line is stored and matched as expected, seeds
+the rest of the 1,000,000 donations over 50 drives (DriveTotals moved to match), and times
+GET /finance/ with the Flask test client as a signed-in finance user (p50/p95/max after a
+warm-up): routing, the session, the ledger, payouts, unmatched lines, requests waiting, the
+template.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import common
+
+TARGET_SYNC_SECONDS = 60.0
+TARGET_SYNC_MB = 500.0
+TARGET_DASHBOARD_MS = 200.0
+SYNC_DRIVES = 10  # gifts k belong to sync drive k % 10; drive slot 0 is in EUR
+RATE = 1.08  # USD per EUR, as Stripe's exchange_rate
+PASSWORD = "benchmark password that is long enough"  # noqa: S105  (a throw-away)
+EXAMPLES: dict[str, Any] = json.loads(
+    (common.ROOT / "tests" / "finance" / "stripe_examples.json").read_text(encoding="utf-8")
+)["resources"]
+# Each object is parsed from its recorded JSON text, as the Stripe library parses an answer.
+RECORDED = {kind: json.dumps(value) for kind, value in EXAMPLES.items()}
+
+
+def recorded(kind: str) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(RECORDED[kind])
+    return result
+
+
+CREATED = 1_795_000_000
+
+
+# --- the recorded lines, generated ------------------------------------------------------------
+
+
+def gift_amount(k: int) -> int:
+    return 500 + (k * 37) % 2500
+
+
+def is_euro(k: int) -> bool:
+    return k % SYNC_DRIVES == 0
+
+
+def spec(k: int) -> tuple[str, int, int]:
+    """Line k's type, amount and fee in the settlement currency (USD)."""
+    amount = gift_amount(k)
+    settled = round(amount * RATE) if is_euro(k) else amount
+    if k % 200 == 17:
+        return "stripe_fee", -150, 0
+    if k % 100 == 29:
+        return "unmatched", 1000, 59
+    if k % 100 == 13:
+        return "adjustment", -settled, 1500
+    if k % 50 == 7:
+        return "refund", -settled, 0
+    return "charge", settled, settled * 29 // 1000 + 30
+
+
+class GeneratedStripe:
+    """A StripeReader serving payouts whose lines are Stripe's example objects, re-stamped."""
+
+    def __init__(self, lines: int, payouts: int) -> None:
+        self.per_payout = lines // payouts - 1  # plus the payout's own line
+        self.payouts = payouts
+
+    def _range(self, index: int) -> range:
+        return range(index * self.per_payout, (index + 1) * self.per_payout)
+
+    def _payout(self, index: int) -> dict[str, Any]:
+        net = 0
+        for k in self._range(index):
+            _, amount, fee = spec(k)
+            net += amount - fee
+        payout = recorded("payout")
+        payout.update(
+            id=f"po_bench_{index:04d}",
+            amount=net,
+            status="paid",
+            created=CREATED + index * 86400,
+            arrival_date=CREATED + index * 86400 + 2 * 86400,
+            balance_transaction=f"txn_po_bench_{index:04d}",
+        )
+        return payout
+
+    def retrieve_payout(self, payout_id: str) -> dict[str, Any]:
+        return self._payout(int(payout_id.rsplit("_", 1)[1]))
+
+    def list_payouts(self, created_since: int | None = None) -> Iterator[dict[str, Any]]:
+        for index in reversed(range(self.payouts)):
+            yield self._payout(index)
+
+    def list_balance_transactions(self, payout_id: str) -> Iterator[dict[str, Any]]:
+        index = int(payout_id.rsplit("_", 1)[1])
+        for k in self._range(index):
+            yield self._line(k)
+        payout = self._payout(index)
+        yield self._stamp(payout["balance_transaction"], "payout", -payout["amount"], 0, payout_id)
+
+    def _stamp(self, line_id: str, kind: str, amount: int, fee: int, source: Any) -> dict[str, Any]:
+        line = recorded("balance_transaction")
+        line.update(
+            id=line_id,
+            type=kind,
+            reporting_category=kind,
+            amount=amount,
+            fee=fee,
+            net=amount - fee,
+            currency="usd",
+            source=source,
+            created=CREATED,
+        )
+        return line
+
+    def _line(self, k: int) -> dict[str, Any]:
+        kind, amount, fee = spec(k)
+        intent, charge_id = f"pi_bench_{k:08d}", f"ch_bench_{k:08d}"
+        currency = "eur" if is_euro(k) else "usd"
+        source: Any
+        if kind == "stripe_fee":
+            source = None
+        elif kind == "refund":
+            source = recorded("refund")
+            source.update(id=f"re_bench_{k:08d}", charge=charge_id, amount=gift_amount(k))
+        elif kind == "adjustment":
+            source = recorded("dispute")
+            source.update(
+                id=f"dp_bench_{k:08d}", charge=charge_id, payment_intent=intent, status="lost"
+            )
+        else:
+            source = recorded("charge")
+            if kind == "unmatched":
+                intent, charge_id, kind = f"pi_nobody_{k:08d}", f"ch_nobody_{k:08d}", "charge"
+            source.update(
+                id=charge_id, payment_intent=intent, amount=gift_amount(k), currency=currency
+            )
+        line = self._stamp(f"txn_bench_{k:08d}", kind, amount, fee, source)
+        if is_euro(k) and kind != "stripe_fee" and not intent.startswith("pi_nobody"):
+            line["exchange_rate"] = RATE
+        return line
+
+
+def expected_counts(lines: int, payouts: int) -> dict[str, int]:
+    reader = GeneratedStripe(lines, payouts)
+    counts = {"matched": 0, "unmatched": 0, "not_applicable": payouts}
+    for k in range(reader.per_payout * payouts):
+        kind = spec(k)[0]
+        if kind == "stripe_fee":
+            counts["not_applicable"] += 1
+        elif kind == "unmatched":
+            counts["unmatched"] += 1
+        else:
+            counts["matched"] += 1
+    return counts
+
+
+# --- the child: sync, timed, with its own peak memory ------------------------------------------
+
+
+def sync_phase(lines: int, payouts: int) -> int:
+    from app import create_app
+    from extensions import db
+    from finance import reconcile
+
+    app = create_app({"RATELIMIT_ENABLED": False})
+    reader = GeneratedStripe(lines, payouts)
+    with app.app_context():
+        started = time.perf_counter()
+        synced = reconcile.sync_since(reader, None)
+        first = time.perf_counter() - started
+        balanced = sum(1 for payout in synced if payout.is_balanced)
+        db.session.remove()
+        peak_first = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        started = time.perf_counter()
+        reconcile.sync_since(reader, None)
+        again = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "seconds": first,
+                "again_seconds": again,
+                "peak_mb_first": peak_first,
+                "peak_mb": peak,
+                "balanced": balanced,
+                "payouts": len(synced),
+            }
+        )
+    )
+    return 0
+
+
+# --- the parent: databases, seeding, checks, the dashboard -------------------------------------
+
+
+def create_drive(app: Any, slug: str, currency: str = "usd") -> int:
+    from extensions import db
+    from fundraising import services
+
+    moment = datetime.now(UTC)
+    with app.app_context():
+        drive = services.create_drive(
+            slug=slug,
+            title=f"Relocation drive {slug}",
+            goal_minor=6_000_000,
+            currency=currency,
+            starts_at=moment - timedelta(days=2),
+            ends_at=moment + timedelta(days=30),
+            story="Flights, visas and a safe flat.",
+        )
+        db.session.commit()
+        return int(drive.id)
+
+
+def seed_sync_gifts(app: Any, drive_ids: list[int], count: int) -> None:
+    """The gifts the generated charge lines belong to (pi_bench_k / ch_bench_k)."""
+    base = datetime.now(UTC) - timedelta(days=1)
+    for start in range(0, count, 100_000):
+        rows = []
+        totals: dict[int, int] = {}
+        for k in range(start, min(count, start + 100_000)):
+            drive_id = drive_ids[k % SYNC_DRIVES]
+            amount = gift_amount(k)
+            created = base + timedelta(seconds=k % 86000)
+            rows.append(
+                (
+                    str(uuid.UUID(int=k + 1, version=4)),
+                    drive_id,
+                    amount,
+                    0,
+                    "eur" if is_euro(k) else "usd",
+                    "succeeded",
+                    f"pi_bench_{k:08d}",
+                    f"ch_bench_{k:08d}",
+                    None,
+                    None,
+                    True,
+                    0,
+                    0,
+                    created,
+                    created,
+                    created,
+                )
+            )
+            totals[drive_id] = totals.get(drive_id, 0) + amount
+        rows.sort()
+        common.bulk_insert_donations(app, rows)
+        for drive_id, raised in totals.items():
+            common.add_to_totals(app, drive_id, raised, 0)
+
+
+def check_sync(app: Any, lines: int, payouts: int, eur_drive: int) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from extensions import db
+    from finance.models import BalanceTransaction, DriveLedger, Payout
+
+    with app.app_context():
+        counts = dict(
+            db.session.execute(
+                select(BalanceTransaction.match_status, func.count()).group_by(
+                    BalanceTransaction.match_status
+                )
+            ).all()
+        )
+        stored_payouts = db.session.scalar(select(func.count()).select_from(Payout))
+        eur_fees = db.session.get(DriveLedger, eur_drive).fees_minor
+    expected = expected_counts(lines, payouts)
+    if counts != expected or stored_payouts != payouts or eur_fees <= 0:
+        raise SystemExit(f"sync stored {counts} in {stored_payouts} payouts, expected {expected}")
+    return counts
+
+
+def login(app: Any, client: Any, email: str) -> None:
+    import pyotp
+
+    from accounts.services import find_user_by_email, totp_secret
+
+    with app.app_context():
+        user = find_user_by_email(email)
+        assert user is not None  # noqa: S101
+        secret = totp_secret(user)
+    client.post("/login", data={"email": email, "password": PASSWORD})
+    response = client.post("/login/two-factor", data={"code": pyotp.TOTP(secret).now()})
+    if response.status_code != 302:
+        raise SystemExit(f"login failed: {response.status_code}")
+
+
+def make_staff(app: Any, email: str, role: str) -> int:
+    from accounts import services
+    from accounts.models import Role
+    from extensions import db
+
+    with app.app_context():
+        user = services.create_user(email, email.split("@")[0], Role(role), PASSWORD, actor=None)
+        user.is_vetted = True
+        db.session.commit()
+        return int(user.id)
+
+
+def add_requests(app: Any, drive_ids: list[int], requester_id: int, count: int) -> None:
+    from accounts.models import User
+    from extensions import db
+    from finance import services
+    from finance.models import Category
+
+    with app.app_context():
+        requester = db.session.get(User, requester_id)
+        for n in range(count):
+            services.request_disbursement(
+                case_id=str(uuid.uuid4()),
+                case_code=f"RC-{n:04d}",
+                drive_id=drive_ids[n % len(drive_ids)],
+                category=list(Category)[n % len(Category)],
+                amount_minor=10_000 + n,
+                payee_enc=None,
+                note_enc=None,
+                requester=requester,
+            )
+        db.session.commit()
+
+
+def measure(client: Any, url: str, requests: int, expect: str) -> list[float]:
+    for _ in range(5):  # warm-up: templates compiled, caches filled
+        client.get(url)
+    samples = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        response = client.get(url)
+        samples.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200 or expect not in response.get_data(as_text=True):
+            raise SystemExit(f"{url} answered {response.status_code}")
+    return samples
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def run_database(kind: str, args: argparse.Namespace) -> bool:
+    procs = common.Processes()
+    folder = procs.tempdir(f"finance-bench-{kind}-")
+    if kind == "sqlite":
+        url = f"sqlite:///{folder / 'bench.db'}"
+    else:
+        url = str(common.start_postgres(procs).url())
+    env = common.app_environment(url, folder / "instance")
+    common.log(f"{kind}: migrating")
+    common.migrate(env)
+    common.apply_environment(env)
+    from app import create_app
+
+    app = create_app({"WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
+    sync_drives = [
+        create_drive(app, f"sync-{n}", "eur" if n == 0 else "usd") for n in range(SYNC_DRIVES)
+    ]
+    gifts = GeneratedStripe(args.lines, args.payouts).per_payout * args.payouts
+    common.log(f"{kind}: seeding {gifts} gifts for the balance transactions")
+    seed_sync_gifts(app, sync_drives, gifts)
+    common.analyze(app)
+
+    common.log(f"{kind}: syncing {args.lines} balance transactions in {args.payouts} payouts")
+    child = subprocess.run(
+        [sys.executable, __file__, "--phase", "sync", "--lines", str(args.lines)]
+        + ["--payouts", str(args.payouts)],
+        env=env,
+        cwd=common.ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1800,
+    )
+    if child.returncode != 0:
+        raise SystemExit(f"sync failed:\n{child.stderr[-4000:]}")
+    sync = json.loads(child.stdout.strip().splitlines()[-1])
+    counts = check_sync(app, args.lines, args.payouts, sync_drives[0])
+
+    other_drives = [create_drive(app, f"drive-{n}") for n in range(args.drives - SYNC_DRIVES)]
+    rest = args.donations - gifts
+    usd_drives = sync_drives[1:] + other_drives
+    common.log(f"{kind}: seeding {rest} more donations over {len(usd_drives)} drives")
+    for index, drive_id in enumerate(usd_drives):
+        share = rest // len(usd_drives) + (1 if index < rest % len(usd_drives) else 0)
+        common.seed_in_batches(app, drive_id, share, seed=index * 1_000_003)
+    common.analyze(app)
+    caseworker = make_staff(app, "caseworker@example.org", "caseworker")
+    make_staff(app, "finance@example.org", "finance")
+    add_requests(app, sync_drives + other_drives, caseworker, 200)
+
+    client = app.test_client()
+    login(app, client, "finance@example.org")
+    samples = measure(client, "/finance/", args.requests, "Restricted funds by drive")
+
+    sync_ok = sync["seconds"] < TARGET_SYNC_SECONDS and sync["peak_mb"] < TARGET_SYNC_MB
+    p95 = percentile(samples, 0.95)
+    dash_ok = p95 < TARGET_DASHBOARD_MS
+    print(f"== {kind} ==")
+    print(
+        f"sync {args.lines} balance transactions ({args.payouts} payouts; {counts}): "
+        f"{sync['seconds']:.1f} s, peak RSS {sync['peak_mb_first']:.0f} MB "
+        f"(target < {TARGET_SYNC_SECONDS:.0f} s, < {TARGET_SYNC_MB:.0f} MB: "
+        f"{'ok' if sync_ok else 'MISSED'}); {sync['balanced']}/{sync['payouts']} payouts "
+        f"balanced; re-run (nothing new) {sync['again_seconds']:.1f} s, "
+        f"peak RSS after both {sync['peak_mb']:.0f} MB"
+    )
+    print(
+        f"GET /finance/ ({args.drives} drives, {args.donations} donations, {args.lines} lines): "
+        f"p50 {statistics.median(samples):.1f} ms, p95 {p95:.1f} ms, max {max(samples):.1f} ms "
+        f"over {len(samples)} requests (target < {TARGET_DASHBOARD_MS:.0f} ms: "
+        f"{'ok' if dash_ok else 'MISSED'})",
+        flush=True,
+    )
+    procs.cleanup()
+    return sync_ok and dash_ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--payouts", type=int, default=10)
+    parser.add_argument("--drives", type=int, default=50)
+    parser.add_argument("--donations", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--phase", choices=["all", "sync"], default="all")
+    args = parser.parse_args()
+    if args.phase == "sync":
+        return sync_phase(args.lines, args.payouts)
+    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    print(f"Finance benchmark on {common.machine_description()}", flush=True)
+    ok = True
+    for kind in kinds:
+        ok = run_database(kind, args) and ok
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
