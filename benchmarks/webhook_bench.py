@@ -214,10 +214,12 @@ def main() -> int:
         common.log(f"bare route: {reference.requests_per_second:.0f} req/s")
         common.log(f"delivering {len(order)} requests ({args.events} events, each twice)")
         cpu_before = common.cpu_seconds(server_pids)
+        database_before = common.cpu_seconds(server_pids[1:])
         elapsed, outcomes, latencies = asyncio.run(
             deliver(served.port, payloads, order, args.concurrency)
         )
         cpu_used = common.cpu_seconds(server_pids) - cpu_before
+        database_cpu = common.cpu_seconds(server_pids[1:]) - database_before
         checks = verify(app, drive_id, args.events, expected_raised)
     finally:
         procs.cleanup()
@@ -233,6 +235,7 @@ def main() -> int:
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
         "server_cpu_seconds": round(cpu_used, 2),
         "server_cpu_ms_per_unique_event": round(cpu_used * 1000 / args.events, 3),
+        "of_which_postgresql_ms": round(database_cpu * 1000 / args.events, 3),
         "unique_events_per_cpu_second": round(capacity, 1),
         "bare_route_requests_per_second": round(reference.requests_per_second, 1),
         "bare_route_server_cpu_ms_per_request": round(reference.server_cpu_ms_per_request, 3),
@@ -253,7 +256,11 @@ def main() -> int:
         f"{figures['server_cpu_ms_per_unique_event']} | {capacity:.0f} | "
         f"{reference.requests_per_second:.0f} |"
     )
-    print(f"\noutcomes: {dict(outcomes)}")
+    print(
+        f"\nserver CPU per unique event: {figures['server_cpu_ms_per_unique_event']} ms, of "
+        f"which PostgreSQL {figures['of_which_postgresql_ms']} ms"
+    )
+    print(f"outcomes: {dict(outcomes)}")
     print(f"checks: {checks}")
     meets = rate >= TARGET_EVENTS_PER_SECOND
     print(

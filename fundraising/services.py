@@ -417,7 +417,11 @@ def find_donation_for_intent(
     else:
         return None
     if lock:
-        query = query.with_for_update()
+        # The drive comes in the same query (its totals may close it at its goal); only the
+        # donation row is locked.
+        query = query.options(joinedload(Donation.drive, innerjoin=True)).with_for_update(
+            of=Donation
+        )
     return db.session.scalar(query)
 
 

@@ -196,8 +196,14 @@ class StripeGateway:
         if not signature or not self.webhook_secret:
             raise InvalidSignature("missing signature")
         try:
-            stripe.Webhook.construct_event(payload, signature, self.webhook_secret)
+            # The library's own check (HMAC-SHA256, constant-time compare, 5-minute tolerance);
+            # construct_event would also build a StripeObject tree that nothing here reads.
+            stripe.WebhookSignature.verify_header(
+                payload, signature, self.webhook_secret, stripe.Webhook.DEFAULT_TOLERANCE
+            )
+            event = json.loads(payload)
         except (stripe.SignatureVerificationError, ValueError) as error:
             raise InvalidSignature("signature does not verify") from error
-        event: dict[str, Any] = json.loads(payload)
+        if not isinstance(event, dict):
+            raise InvalidSignature("not an event")
         return event

@@ -6,12 +6,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from extensions import db
 from fundraising import services
 from fundraising.models import DisputeStatus, StripeEvent
 from fundraising.stripe_gateway import PaymentResult
+from security.clock import now
 
 log = logging.getLogger(__name__)
 
@@ -42,22 +44,43 @@ def receive_event(event: dict[str, Any]) -> str:
     event_type = str(event.get("type") or "")
     if not event_id.startswith("evt_") or not event_type:
         raise ValueError("not a Stripe event")
-    if db.session.get(StripeEvent, event_id) is not None:
-        return "duplicate"
     data_object = (event.get("data") or {}).get("object") or {}
-    stored = StripeEvent(id=event_id, type=event_type, object_id=data_object.get("id"))
-    # No savepoint here: with SQLite's driver a SAVEPOINT opened before any other write starts
-    # the transaction itself, and releasing it commits the event id on its own, so a handler
-    # error that follows would leave the event marked as received and Stripe's retry ignored.
-    db.session.add(stored)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        return "duplicate"  # the same event arrived twice at once: the other delivery wins
+    if not _store_once(event_id, event_type, data_object.get("id")):
+        return "duplicate"
     handler = HANDLERS.get(event_type)
-    stored.outcome = handler(data_object) if handler else "ignored"
-    return stored.outcome
+    outcome = handler(data_object) if handler else "ignored"
+    db.session.execute(
+        update(StripeEvent)
+        .where(StripeEvent.id == event_id)
+        .values(outcome=outcome)
+        .execution_options(synchronize_session=False)  # no StripeEvent object is loaded
+    )
+    return outcome
+
+
+def _store_once(event_id: str, event_type: str, object_id: Any) -> bool:
+    """Insert the event id; False if it is already there.
+
+    One statement: INSERT ... ON CONFLICT DO NOTHING. A copy of the same event being applied
+    at this moment holds the id's index entry, so this waits for it and then sees the conflict
+    (the other delivery wins). No savepoint: with SQLite's driver a SAVEPOINT opened before any
+    other write starts the transaction itself, and releasing it would commit the event id on
+    its own, so a handler error that follows would leave Stripe's retry ignored."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(StripeEvent)
+        .values(
+            id=event_id,
+            type=event_type,
+            object_id=str(object_id) if object_id is not None else None,
+            outcome="received",
+            received_at=now(),
+        )
+        .on_conflict_do_nothing(index_elements=[StripeEvent.id])
+        .returning(StripeEvent.id)
+    )
+    return db.session.execute(statement).first() is not None
 
 
 def _intent_donation(intent: dict[str, Any]) -> Any:
