@@ -9,8 +9,10 @@ gifts the balance transactions belong to (10 drives, one in EUR settling in USD)
 `finance.reconcile.sync_since` in a child process against a fake Stripe reader that generates
 the payouts and their lines from Stripe's recorded example objects (tests/finance/
 stripe_examples.json: a balance transaction, charge, refund, dispute and payout, copied with
-new ids, amounts and types). The child reports its wall time and its peak memory (getrusage
-ru_maxrss of that process alone, so seeding does not count), then syncs again to time the
+new ids, amounts and types). The child reports its wall time and its peak memory (VmHWM from
+/proc/self/status: the peak of its own address space since exec; getrusage's ru_maxrss would not
+do, as Linux carries it across fork and exec, so it reported the parent's size after seeding),
+then syncs again to time the
 idempotent re-run. The parent then checks every line is stored and matched as expected, seeds
 the rest of the 1,000,000 donations over 50 drives (DriveTotals moved to match), and times
 GET /finance/ with the Flask test client as a signed-in finance user (p50/p95/max after a
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -30,6 +31,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import common
@@ -181,6 +183,14 @@ def expected_counts(lines: int, payouts: int) -> dict[str, int]:
 # --- the child: sync, timed, with its own peak memory ------------------------------------------
 
 
+def peak_memory_mb() -> float:
+    """This process's peak resident memory since it started (Linux VmHWM)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise SystemExit("no VmHWM in /proc/self/status")
+
+
 def sync_phase(lines: int, payouts: int) -> int:
     from app import create_app
     from extensions import db
@@ -194,11 +204,11 @@ def sync_phase(lines: int, payouts: int) -> int:
         first = time.perf_counter() - started
         balanced = sum(1 for payout in synced if payout.is_balanced)
         db.session.remove()
-        peak_first = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak_first = peak_memory_mb()
         started = time.perf_counter()
         reconcile.sync_since(reader, None)
         again = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_memory_mb()
     print(
         json.dumps(
             {

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from itertools import islice
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 import audit
 from accounts.models import User
@@ -84,6 +84,7 @@ def to_drive_currency(fee_minor: int, line: dict[str, Any], drive: Drive) -> int
 def import_balance_transactions(lines: Iterable[dict[str, Any]], payout: Payout | None) -> int:
     """Store new lines (each id once), match them to donations; return how many were new."""
     created = 0
+    drives: dict[int, Drive] | None = None
     iterator = iter(lines)
     while batch := list(islice(iterator, BATCH)):
         stored: dict[str, str | None] = {
@@ -107,64 +108,89 @@ def import_balance_transactions(lines: Iterable[dict[str, Any]], payout: Payout 
         if not batch:
             continue
         keys = {line["id"]: _keys(_source(line)) for line in batch}
-        intents = {intent for intent, _ in keys.values() if intent}
-        charges = {charge for _, charge in keys.values() if charge}
-        by_intent = (
-            {
-                d.payment_intent_id: d
-                for d in db.session.scalars(
-                    select(Donation).where(Donation.payment_intent_id.in_(intents))
-                )
-            }
-            if intents
-            else {}
-        )
-        by_charge = (
-            {
-                d.charge_id: d
-                for d in db.session.scalars(select(Donation).where(Donation.charge_id.in_(charges)))
-            }
-            if charges
-            else {}
-        )
-        drives = {drive.id: drive for drive in db.session.scalars(select(Drive))}
+        by_intent, by_charge = _donations_for(keys.values())
+        if drives is None:
+            drives = {drive.id: drive for drive in db.session.scalars(select(Drive))}
+        rows: list[dict[str, Any]] = []
+        charges_found: dict[str, str] = {}
         fees: dict[int, int] = {}
         for line in batch:
             intent_id, charge_id = keys[line["id"]]
             donation = by_intent.get(intent_id) or by_charge.get(charge_id)
             line_type = str(line["type"])
             source = _source(line)
-            row = BalanceTransaction(
-                id=line["id"],
-                payout_id=payout.id if payout else None,
-                type=line_type,
-                reporting_category=line.get("reporting_category"),
-                amount_minor=int(line["amount"]),
-                fee_minor=int(line.get("fee") or 0),
-                net_minor=int(line["net"]),
-                currency=str(line["currency"]).lower(),
-                exchange_rate=str(line["exchange_rate"]) if line.get("exchange_rate") else None,
-                source_id=source.get("id"),
-                source_amount_minor=source.get("amount") if donation else None,
-                source_currency=str(source.get("currency", "")).lower() or None,
-                created_at=_when(line.get("created")) or now(),
-                match_status="not_applicable",
-            )
+            fee_minor = int(line.get("fee") or 0)
+            row: dict[str, Any] = {
+                "id": line["id"],
+                "payout_id": payout.id if payout else None,
+                "type": line_type,
+                "reporting_category": line.get("reporting_category"),
+                "amount_minor": int(line["amount"]),
+                "fee_minor": fee_minor,
+                "net_minor": int(line["net"]),
+                "currency": str(line["currency"]).lower(),
+                "exchange_rate": str(line["exchange_rate"]) if line.get("exchange_rate") else None,
+                "source_id": source.get("id"),
+                "source_amount_minor": source.get("amount") if donation else None,
+                "source_currency": str(source.get("currency", "")).lower() or None,
+                "created_at": _when(line.get("created")) or now(),
+                "match_status": "not_applicable",
+                "donation_id": None,
+                "drive_id": None,
+                "drive_fee_minor": 0,
+            }
             if line_type in MATCHABLE:
-                row.match_status = "matched" if donation else "unmatched"
+                row["match_status"] = "matched" if donation else "unmatched"
             if donation is not None:
-                row.donation_id = donation.id
-                row.drive_id = donation.drive_id
+                row["donation_id"] = donation.id
+                row["drive_id"] = donation.drive_id
                 if donation.charge_id is None and charge_id:
-                    donation.charge_id = charge_id
+                    charges_found[donation.id] = charge_id
                 drive = drives[donation.drive_id]
-                row.drive_fee_minor = to_drive_currency(row.fee_minor, line, drive)
-                fees[drive.id] = fees.get(drive.id, 0) + row.drive_fee_minor
-            db.session.add(row)
-            created += 1
+                row["drive_fee_minor"] = to_drive_currency(fee_minor, line, drive)
+                fees[drive.id] = fees.get(drive.id, 0) + row["drive_fee_minor"]
+            rows.append(row)
+        # One multi-row INSERT per batch (no ORM object per line: 10,000 lines a payout).
+        # render_nulls: every row has the same columns, so the ORM does not split the batch
+        # wherever a different set of values is None (it did: 4.5 rows per INSERT).
+        db.session.execute(insert(BalanceTransaction).execution_options(render_nulls=True), rows)
+        if charges_found:
+            db.session.execute(
+                update(Donation),
+                [{"id": key, "charge_id": value} for key, value in charges_found.items()],
+            )
         _add_fees(fees)
-        db.session.flush()
+        created += len(rows)
     return created
+
+
+class _DonationKeys(NamedTuple):
+    id: str
+    drive_id: int
+    payment_intent_id: str | None
+    charge_id: str | None
+
+
+def _donations_for(
+    keys: Iterable[tuple[str | None, str | None]],
+) -> tuple[dict[str | None, _DonationKeys], dict[str | None, _DonationKeys]]:
+    """The donations behind a batch's PaymentIntents and charges (only the columns matching
+    needs), by intent id and by charge id."""
+    keys = list(keys)
+    intents = {intent for intent, _ in keys if intent}
+    charges = {charge for _, charge in keys if charge}
+    columns = (Donation.id, Donation.drive_id, Donation.payment_intent_id, Donation.charge_id)
+    by_intent: dict[str | None, _DonationKeys] = {}
+    by_charge: dict[str | None, _DonationKeys] = {}
+    if intents:
+        for found in db.session.execute(
+            select(*columns).where(Donation.payment_intent_id.in_(intents))
+        ):
+            by_intent[found.payment_intent_id] = _DonationKeys(*found)
+    if charges:
+        for found in db.session.execute(select(*columns).where(Donation.charge_id.in_(charges))):
+            by_charge[found.charge_id] = _DonationKeys(*found)
+    return by_intent, by_charge
 
 
 def _add_fees(fees: dict[int, int]) -> None:
