@@ -37,8 +37,8 @@ def receive_event(event: dict[str, Any]) -> str:
 
     A duplicate delivery returns "duplicate" and changes nothing. An exception leaves the
     session to be rolled back by the caller, so nothing is half-written and Stripe retries.
-    Storing the event id is the transaction's first write, so a delivery racing another copy
-    of the same event rolls the session back (nothing else is in it) and answers "duplicate".
+    Storing the event id is the transaction's first write: a delivery racing another copy of
+    the same event waits on it at that insert, then answers "duplicate" having written nothing.
     """
     event_id = str(event.get("id") or "")
     event_type = str(event.get("type") or "")
