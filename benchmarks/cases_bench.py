@@ -29,10 +29,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import common
+from staff import login, make_staff
 
 TARGET_LIST_P95_MS = 50.0
 TARGET_CASE_P95_MS = 20.0
-PASSWORD = "benchmark password that is long enough"  # noqa: S105  (a throw-away)
 CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 STAGES = ("referred", "screening", "verified", "approved", "funded", "closed")
 RISKS = ("low", "medium", "high", "critical")
@@ -57,18 +57,6 @@ def use_fast_password_hashing() -> None:
     from accounts import passwords
 
     passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-
-
-def make_staff(app: Any, email: str, role: str) -> int:
-    from accounts import services
-    from accounts.models import Role
-    from extensions import db
-
-    with app.app_context():
-        user = services.create_user(email, email.split("@")[0], Role(role), PASSWORD, actor=None)
-        user.is_vetted = True
-        db.session.commit()
-        return int(user.id)
 
 
 def create_real_cases(app: Any, caseworker_id: int, count: int) -> list[str]:
@@ -171,21 +159,6 @@ def bulk_insert_cases(app: Any, template_id: str, count: int, owners: list[int])
             raw.commit()
         finally:
             raw.close()
-
-
-def login(app: Any, client: Any, email: str) -> None:
-    import pyotp
-
-    from accounts.services import find_user_by_email, totp_secret
-
-    with app.app_context():
-        user = find_user_by_email(email)
-        assert user is not None
-        secret = totp_secret(user)
-    client.post("/login", data={"email": email, "password": PASSWORD})
-    response = client.post("/login/two-factor", data={"code": pyotp.TOTP(secret).now()})
-    if response.status_code != 302:
-        raise SystemExit(f"login failed: {response.status_code}")
 
 
 def measure(client: Any, url: str, requests: int, expect: str) -> list[float]:

@@ -35,13 +35,13 @@ from pathlib import Path
 from typing import Any
 
 import common
+from staff import login, make_staff
 
 TARGET_SYNC_SECONDS = 60.0
 TARGET_SYNC_MB = 500.0
 TARGET_DASHBOARD_MS = 200.0
 SYNC_DRIVES = 10  # gifts k belong to sync drive k % 10; drive slot 0 is in EUR
 RATE = 1.08  # USD per EUR, as Stripe's exchange_rate
-PASSWORD = "benchmark password that is long enough"  # noqa: S105  (a throw-away)
 EXAMPLES: dict[str, Any] = json.loads(
     (common.ROOT / "tests" / "finance" / "stripe_examples.json").read_text(encoding="utf-8")
 )["resources"]
@@ -303,33 +303,6 @@ def check_sync(app: Any, lines: int, payouts: int, eur_drive: int) -> dict[str, 
     if counts != expected or stored_payouts != payouts or eur_fees <= 0:
         raise SystemExit(f"sync stored {counts} in {stored_payouts} payouts, expected {expected}")
     return counts
-
-
-def login(app: Any, client: Any, email: str) -> None:
-    import pyotp
-
-    from accounts.services import find_user_by_email, totp_secret
-
-    with app.app_context():
-        user = find_user_by_email(email)
-        assert user is not None  # noqa: S101
-        secret = totp_secret(user)
-    client.post("/login", data={"email": email, "password": PASSWORD})
-    response = client.post("/login/two-factor", data={"code": pyotp.TOTP(secret).now()})
-    if response.status_code != 302:
-        raise SystemExit(f"login failed: {response.status_code}")
-
-
-def make_staff(app: Any, email: str, role: str) -> int:
-    from accounts import services
-    from accounts.models import Role
-    from extensions import db
-
-    with app.app_context():
-        user = services.create_user(email, email.split("@")[0], Role(role), PASSWORD, actor=None)
-        user.is_vetted = True
-        db.session.commit()
-        return int(user.id)
 
 
 def add_requests(app: Any, drive_ids: list[int], requester_id: int, count: int) -> None:
