@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
 import audit
 from extensions import db
+from fundraising.locked_rows import LockedDonation
 from fundraising.models import (
+    CountedGift,
     DisputeStatus,
     Donation,
     DonationStatus,
@@ -25,6 +28,9 @@ from fundraising.money import SUPPORTED, exponent, fee_to_cover, format_money
 from fundraising.stripe_gateway import PaymentResult
 from security.clock import now
 from security.sealing import seal, unseal
+
+# A donation the state rules apply to: mapped, or a row a webhook locked (same attributes).
+Gift = Donation | LockedDonation
 
 
 class FundraisingError(ValueError):
@@ -303,7 +309,7 @@ def receipt_email(donation: Donation) -> str | None:
     return donor_details(donation)["email"]
 
 
-def _contribution(donation: Donation) -> tuple[int, int, int, int, int]:
+def _contribution(donation: CountedGift) -> tuple[int, int, int, int, int]:
     return (
         donation.counted_minor,
         donation.counts_as_donor,
@@ -313,44 +319,67 @@ def _contribution(donation: Donation) -> tuple[int, int, int, int, int]:
     )
 
 
-def _apply(donation: Donation, change: Any) -> None:
-    """Apply a change to a donation and move the drive's totals by the difference, atomically."""
+TOTAL_FIELDS = ("raised_minor", "donors", "gross_minor", "refunded_minor", "lost_disputes_minor")
+_TOTALS = DriveTotals.__table__.c
+# The drive's totals move by a difference, in one Core statement built once (no DriveTotals
+# object is loaded): concurrent gifts to a drive never lose each other's updates.
+MOVE_TOTALS = (
+    update(DriveTotals.__table__)
+    .where(_TOTALS.drive_id == bindparam("drive"))
+    .values(
+        {field: _TOTALS[field] + bindparam(field + "_delta") for field in TOTAL_FIELDS}
+        | {"version": _TOTALS.version + 1}
+    )
+    .returning(_TOTALS.raised_minor)
+)
+
+
+def _apply(donation: Gift, change: Callable[[Any], None]) -> None:
+    """Apply a change to a donation and move the drive's totals by the difference, atomically.
+
+    The donation is a mapped `Donation` (flushed with the session) or a webhook's
+    `LockedDonation` (which the webhook saves); the rules are the same for both."""
     before = _contribution(donation)
     change(donation)
     donation.updated_at = now()
     delta = [after - prior for after, prior in zip(_contribution(donation), before, strict=True)]
     if not any(delta):
         return
-    raised = db.session.execute(
-        update(DriveTotals)
-        .where(DriveTotals.drive_id == donation.drive_id)
-        .values(
-            raised_minor=DriveTotals.raised_minor + delta[0],
-            donors=DriveTotals.donors + delta[1],
-            gross_minor=DriveTotals.gross_minor + delta[2],
-            refunded_minor=DriveTotals.refunded_minor + delta[3],
-            lost_disputes_minor=DriveTotals.lost_disputes_minor + delta[4],
-            version=DriveTotals.version + 1,
+    raised = (
+        db.session.connection()
+        .execute(
+            MOVE_TOTALS,
+            {
+                "drive": donation.drive_id,
+                **{f + "_delta": d for f, d in zip(TOTAL_FIELDS, delta, strict=True)},
+            },
         )
-        .returning(DriveTotals.raised_minor)
-    ).scalar_one()
-    drive = db.session.get(Drive, donation.drive_id)
+        .scalar_one()
+    )
+    loaded = db.session.identity_map.get(db.session.identity_key(DriveTotals, donation.drive_id))
+    if loaded is not None:
+        db.session.expire(loaded)  # a copy read earlier in this session is out of date now
+    drive = donation.drive
+    if drive.status is DriveStatus.LIVE and drive.closes_at_goal and raised >= drive.goal_minor:
+        _close_at_goal(drive.id)
+        drive.status = DriveStatus.CLOSED
+
+
+def _close_at_goal(drive_id: int) -> None:
+    drive = db.session.get(Drive, drive_id)
     if drive is None or drive.status is not DriveStatus.LIVE:
         return
-    if drive.closes_at_goal and raised >= drive.goal_minor:
-        drive.status = DriveStatus.CLOSED
-        drive.closed_at = now()
-        audit.record(None, "drive.goal_reached", "drive", drive.id, to_status="closed")
+    drive.status = DriveStatus.CLOSED
+    drive.closed_at = now()
+    audit.record(None, "drive.goal_reached", "drive", drive.id, to_status="closed")
 
 
-def set_payment_status(
-    donation: Donation, status: DonationStatus, message: str | None = None
-) -> bool:
+def set_payment_status(donation: Gift, status: DonationStatus, message: str | None = None) -> bool:
     """Move the payment state if the transition table allows it; return whether it moved."""
     if status is donation.status or status not in ALLOWED_TRANSITIONS[donation.status]:
         return False
 
-    def change(target: Donation) -> None:
+    def change(target: Gift) -> None:
         target.status = status
         if status is DonationStatus.SUCCEEDED:
             target.succeeded_at = target.succeeded_at or now()
@@ -362,7 +391,7 @@ def set_payment_status(
     return True
 
 
-def apply_payment_result(donation: Donation, result: PaymentResult) -> None:
+def apply_payment_result(donation: Gift, result: PaymentResult) -> None:
     """Record what Stripe says about the donation's PaymentIntent (idempotent)."""
     if donation.payment_intent_id is None:
         donation.payment_intent_id = result.payment_intent_id
@@ -373,10 +402,10 @@ def apply_payment_result(donation: Donation, result: PaymentResult) -> None:
         set_payment_status(donation, status, result.error_message)
 
 
-def record_refund(donation: Donation, amount_refunded_minor: int) -> None:
+def record_refund(donation: Gift, amount_refunded_minor: int) -> None:
     """A (partial or full) refund: Stripe sends the cumulative amount, so keep the largest."""
 
-    def change(target: Donation) -> None:
+    def change(target: Gift) -> None:
         target.amount_refunded_minor = min(
             max(target.amount_refunded_minor, amount_refunded_minor), target.amount_minor
         )
@@ -388,10 +417,10 @@ def record_refund(donation: Donation, amount_refunded_minor: int) -> None:
     _apply(donation, change)
 
 
-def record_dispute(donation: Donation, status: DisputeStatus, amount_minor: int) -> None:
+def record_dispute(donation: Gift, status: DisputeStatus, amount_minor: int) -> None:
     """A dispute opened or closed; a closed outcome is never reopened by a late `created`."""
 
-    def change(target: Donation) -> None:
+    def change(target: Gift) -> None:
         if target.dispute_status in (DisputeStatus.WON, DisputeStatus.LOST) and (
             status is DisputeStatus.OPEN
         ):
@@ -406,9 +435,11 @@ def record_dispute(donation: Donation, status: DisputeStatus, amount_minor: int)
 
 
 def find_donation_for_intent(
-    payment_intent_id: str | None, donation_id: str | None = None, *, lock: bool = False
+    payment_intent_id: str | None, donation_id: str | None = None
 ) -> Donation | None:
-    """The donation behind a PaymentIntent (by our metadata id first, then the intent id)."""
+    """The donation behind a PaymentIntent (by our metadata id first, then the intent id).
+
+    Webhooks lock the row instead: `fundraising.locked_rows.lock_for_intent`."""
     query = select(Donation)
     if donation_id:
         query = query.where(Donation.id == donation_id)
@@ -416,19 +447,7 @@ def find_donation_for_intent(
         query = query.where(Donation.payment_intent_id == payment_intent_id)
     else:
         return None
-    if lock:
-        # The drive comes in the same query (its totals may close it at its goal); only the
-        # donation row is locked.
-        query = query.options(joinedload(Donation.drive, innerjoin=True)).with_for_update(
-            of=Donation
-        )
     return db.session.scalar(query)
-
-
-def find_donation_for_charge(charge_id: str, *, lock: bool = False) -> Donation | None:
-    """The donation whose charge this is."""
-    query = select(Donation).where(Donation.charge_id == charge_id)
-    return db.session.scalar(query.with_for_update() if lock else query)
 
 
 # --- Reading totals -------------------------------------------------------------------------

@@ -6,11 +6,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from extensions import db
 from fundraising import services
+from fundraising.locked_rows import LockedDonation, lock_for_charge, lock_for_intent
 from fundraising.models import DisputeStatus, StripeEvent
 from fundraising.stripe_gateway import PaymentResult
 from security.clock import now
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], str]
 HANDLERS: dict[str, Handler] = {}
+EVENTS = StripeEvent.__table__
 
 
 def handles(*event_types: str) -> Callable[[Handler], Handler]:
@@ -49,13 +51,33 @@ def receive_event(event: dict[str, Any]) -> str:
         return "duplicate"
     handler = HANDLERS.get(event_type)
     outcome = handler(data_object) if handler else "ignored"
-    db.session.execute(
-        update(StripeEvent)
-        .where(StripeEvent.id == event_id)
-        .values(outcome=outcome)
-        .execution_options(synchronize_session=False)  # no StripeEvent object is loaded
-    )
+    db.session.connection().execute(SET_OUTCOME, {"event_id": event_id, "outcome_now": outcome})
     return outcome
+
+
+# Core statements, built once: no StripeEvent object is ever loaded, and building and running
+# ORM statements cost several times more than the SQL itself on this path.
+def _insert_once(insert: Any) -> Any:
+    return (
+        insert(EVENTS)
+        .values(
+            id=bindparam("event_id"),
+            type=bindparam("event_type"),
+            object_id=bindparam("object_id"),
+            outcome="received",
+            received_at=bindparam("received_at"),
+        )
+        .on_conflict_do_nothing(index_elements=[EVENTS.c.id])
+        .returning(EVENTS.c.id)
+    )
+
+
+INSERT_ONCE = {"postgresql": _insert_once(postgresql.insert), "sqlite": _insert_once(sqlite.insert)}
+SET_OUTCOME = (
+    update(EVENTS)
+    .where(EVENTS.c.id == bindparam("event_id"))
+    .values(outcome=bindparam("outcome_now"))
+)
 
 
 def _store_once(event_id: str, event_type: str, object_id: Any) -> bool:
@@ -66,28 +88,19 @@ def _store_once(event_id: str, event_type: str, object_id: Any) -> bool:
     (the other delivery wins). No savepoint: with SQLite's driver a SAVEPOINT opened before any
     other write starts the transaction itself, and releasing it would commit the event id on
     its own, so a handler error that follows would leave Stripe's retry ignored."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(StripeEvent)
-        .values(
-            id=event_id,
-            type=event_type,
-            object_id=str(object_id) if object_id is not None else None,
-            outcome="received",
-            received_at=now(),
-        )
-        .on_conflict_do_nothing(index_elements=[StripeEvent.id])
-        .returning(StripeEvent.id)
-    )
-    return db.session.execute(statement).first() is not None
+    connection = db.session.connection()
+    parameters = {
+        "event_id": event_id,
+        "event_type": event_type,
+        "object_id": str(object_id) if object_id is not None else None,
+        "received_at": now(),
+    }
+    return connection.execute(INSERT_ONCE[connection.dialect.name], parameters).first() is not None
 
 
-def _intent_donation(intent: dict[str, Any]) -> Any:
-    metadata = intent.get("metadata") or {}
-    return services.find_donation_for_intent(
-        intent.get("id"), metadata.get("donation_id"), lock=True
-    )
+def _save(donation: LockedDonation, outcome: str = "applied") -> str:
+    donation.save()
+    return outcome
 
 
 @handles(
@@ -99,19 +112,19 @@ def _intent_donation(intent: dict[str, Any]) -> Any:
 )
 def payment_intent_changed(intent: dict[str, Any]) -> str:
     """Move the donation to the state the PaymentIntent reports."""
-    donation = _intent_donation(intent)
+    metadata = intent.get("metadata") or {}
+    donation = lock_for_intent(intent.get("id"), metadata.get("donation_id"))
     if donation is None:
         return "unmatched"
-    result = PaymentResult.from_stripe(intent)
-    services.apply_payment_result(donation, result)
-    return "applied"
+    services.apply_payment_result(donation, PaymentResult.from_stripe(intent))
+    return _save(donation)
 
 
-def _charge_donation(charge: dict[str, Any]) -> Any:
+def _charge_donation(charge: dict[str, Any]) -> LockedDonation | None:
     intent = charge.get("payment_intent")
     intent_id = intent.get("id") if isinstance(intent, dict) else intent
     metadata = charge.get("metadata") or {}
-    donation = services.find_donation_for_intent(intent_id, metadata.get("donation_id"), lock=True)
+    donation = lock_for_intent(intent_id, metadata.get("donation_id"))
     if donation is not None and donation.charge_id is None:
         donation.charge_id = charge.get("id")
     return donation
@@ -124,7 +137,7 @@ def charge_refunded(charge: dict[str, Any]) -> str:
     if donation is None:
         return "unmatched"
     services.record_refund(donation, int(charge.get("amount_refunded") or 0))
-    return "applied"
+    return _save(donation)
 
 
 @handles(
@@ -136,13 +149,13 @@ def charge_refunded(charge: dict[str, Any]) -> str:
 )
 def dispute_changed(dispute: dict[str, Any]) -> str:
     """A dispute's life: open until closed as won or lost."""
-    donation = services.find_donation_for_intent(dispute.get("payment_intent"), None, lock=True)
+    donation = lock_for_intent(dispute.get("payment_intent"))
     if donation is None and dispute.get("charge"):
-        donation = services.find_donation_for_charge(str(dispute["charge"]), lock=True)
+        donation = lock_for_charge(str(dispute["charge"]))
     if donation is None:
         return "unmatched"
     status = {"won": DisputeStatus.WON, "lost": DisputeStatus.LOST}.get(
         str(dispute.get("status")), DisputeStatus.OPEN
     )
     services.record_dispute(donation, status, int(dispute.get("amount") or 0))
-    return "applied"
+    return _save(donation)
