@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Connection, Select, bindparam, select, update
 
 from extensions import db
 from fundraising.models import (
@@ -70,7 +70,8 @@ class LockedDonation(CountedGift):
     succeeded_at: datetime | None
     updated_at: datetime
 
-    def __init__(self, row: Any) -> None:
+    def __init__(self, connection: Connection, row: Any) -> None:
+        self._connection = connection  # the transaction holding the lock
         self._read = {name: getattr(row, name) for name in COLUMNS}
         self.__dict__.update(self._read)
         self.drive = DriveState(
@@ -83,7 +84,7 @@ class LockedDonation(CountedGift):
             name: getattr(self, name) for name in COLUMNS if getattr(self, name) != self._read[name]
         }
         if changed:
-            db.session.connection().execute(
+            self._connection.execute(
                 update(DONATIONS).where(DONATIONS.c.id == self.id).values(**changed)
             )
             self._read.update(changed)
@@ -115,8 +116,9 @@ BY_CHARGE = _locking(DONATIONS.c.charge_id)
 
 
 def _first(statement: Select[Any], key: Any) -> LockedDonation | None:
-    row = db.session.connection().execute(statement, {"key": str(key)}).first()
-    return LockedDonation(row) if row is not None else None
+    connection = db.session.connection()
+    row = connection.execute(statement, {"key": str(key)}).first()
+    return LockedDonation(connection, row) if row is not None else None
 
 
 def lock_for_intent(

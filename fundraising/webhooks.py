@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Connection, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from extensions import db
@@ -47,11 +47,12 @@ def receive_event(event: dict[str, Any]) -> str:
     if not event_id.startswith("evt_") or not event_type:
         raise ValueError("not a Stripe event")
     data_object = (event.get("data") or {}).get("object") or {}
-    if not _store_once(event_id, event_type, data_object.get("id")):
+    connection = db.session.connection()
+    if not _store_once(connection, event_id, event_type, data_object.get("id")):
         return "duplicate"
     handler = HANDLERS.get(event_type)
     outcome = handler(data_object) if handler else "ignored"
-    db.session.connection().execute(SET_OUTCOME, {"event_id": event_id, "outcome_now": outcome})
+    connection.execute(SET_OUTCOME, {"event_id": event_id, "outcome_now": outcome})
     return outcome
 
 
@@ -80,7 +81,7 @@ SET_OUTCOME = (
 )
 
 
-def _store_once(event_id: str, event_type: str, object_id: Any) -> bool:
+def _store_once(connection: Connection, event_id: str, event_type: str, object_id: Any) -> bool:
     """Insert the event id; False if it is already there.
 
     One statement: INSERT ... ON CONFLICT DO NOTHING. A copy of the same event being applied
@@ -88,7 +89,6 @@ def _store_once(event_id: str, event_type: str, object_id: Any) -> bool:
     (the other delivery wins). No savepoint: with SQLite's driver a SAVEPOINT opened before any
     other write starts the transaction itself, and releasing it would commit the event id on
     its own, so a handler error that follows would leave Stripe's retry ignored."""
-    connection = db.session.connection()
     parameters = {
         "event_id": event_id,
         "event_type": event_type,

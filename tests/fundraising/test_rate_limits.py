@@ -13,7 +13,8 @@ import pytest
 import redis
 
 from tests.factories import make_drive
-from tests.fundraising.support import count_donations
+from tests.fundraising.stripe_objects import deliver
+from tests.fundraising.support import count_donations, make_gift, totals
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 GIFT = {"amount": "25.00", "payment_method": "pm_card_visa"}
@@ -176,3 +177,16 @@ def test_progress_polling_is_never_limited_even_under_a_default_limit(make_app):
     assert client.get("/drives/relocation").status_code == 200
     assert client.get("/drives/relocation").status_code == 200
     assert client.get("/drives/relocation").status_code == 429  # the default applies elsewhere
+
+
+def test_stripe_webhook_deliveries_are_never_limited_even_under_a_default_limit(make_app):
+    # Stripe retries a refused delivery for days; a burst of real events must all go in.
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="2 per minute")
+    drive_id = make_drive(app)
+    client = app.test_client()
+    gifts = [make_gift(app, drive_id, 1000) for _ in range(5)]
+    for gift in gifts:
+        response = deliver(client, gift.succeeded())
+        assert response.status_code == 200
+        assert response.get_json()["outcome"] == "applied"
+    assert totals(app, drive_id) == (5000, 5)
