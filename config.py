@@ -76,7 +76,8 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "ORGANISATION_NAME": os.environ.get("ORGANISATION_NAME", "Safe Passage Fund"),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
         or f"sqlite:///{instance_path / 'app.db'}",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Connections the server closed are dropped at checkout without a query (app.py).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 3600},
         "STRIPE_SECRET_KEY": _from_env("STRIPE_SECRET_KEY"),
         "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY"),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE"),
