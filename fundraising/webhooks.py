@@ -47,12 +47,16 @@ def receive_event(event: dict[str, Any]) -> str:
     if not event_id.startswith("evt_") or not event_type:
         raise ValueError("not a Stripe event")
     data_object = (event.get("data") or {}).get("object") or {}
-    connection = db.session.connection()
-    if not _store_once(connection, event_id, event_type, data_object.get("id")):
-        return "duplicate"
     handler = HANDLERS.get(event_type)
-    outcome = handler(data_object) if handler else "ignored"
-    connection.execute(SET_OUTCOME, {"event_id": event_id, "outcome_now": outcome})
+    # The event row is written with the usual outcome and corrected in the same transaction
+    # when the handler reports another, so the common case costs one statement, not two.
+    expected = "applied" if handler else "ignored"
+    connection = db.session.connection()
+    if not _store_once(connection, event_id, event_type, data_object.get("id"), expected):
+        return "duplicate"
+    outcome = handler(data_object) if handler else expected
+    if outcome != expected:
+        connection.execute(SET_OUTCOME, {"event_id": event_id, "outcome_now": outcome})
     return outcome
 
 
@@ -65,7 +69,7 @@ def _insert_once(insert: Any) -> Any:
             id=bindparam("event_id"),
             type=bindparam("event_type"),
             object_id=bindparam("object_id"),
-            outcome="received",
+            outcome=bindparam("outcome_now"),
             received_at=bindparam("received_at"),
         )
         .on_conflict_do_nothing(index_elements=[EVENTS.c.id])
@@ -81,8 +85,10 @@ SET_OUTCOME = (
 )
 
 
-def _store_once(connection: Connection, event_id: str, event_type: str, object_id: Any) -> bool:
-    """Insert the event id; False if it is already there.
+def _store_once(
+    connection: Connection, event_id: str, event_type: str, object_id: Any, outcome: str
+) -> bool:
+    """Insert the event id (with the outcome expected); False if it is already there.
 
     One statement: INSERT ... ON CONFLICT DO NOTHING. A copy of the same event being applied
     at this moment holds the id's index entry, so this waits for it and then sees the conflict
@@ -93,6 +99,7 @@ def _store_once(connection: Connection, event_id: str, event_type: str, object_i
         "event_id": event_id,
         "event_type": event_type,
         "object_id": str(object_id) if object_id is not None else None,
+        "outcome_now": outcome,
         "received_at": now(),
     }
     return connection.execute(INSERT_ONCE[connection.dialect.name], parameters).first() is not None

@@ -43,6 +43,7 @@ def test_a_correctly_signed_event_is_applied(app, client, drive_id, gift):
     assert totals(app, drive_id) == (5000, 1)
     assert donation_status(app, gift.donation_id) is DonationStatus.SUCCEEDED
     assert stored_event(app, event["id"]).type == "payment_intent.succeeded"
+    assert stored_event(app, event["id"]).outcome == "applied"
 
 
 @pytest.mark.parametrize(
@@ -145,10 +146,12 @@ def test_an_event_for_a_payment_we_do_not_know_is_200_and_changes_nothing(app, c
     stranger = stripe_objects.payment_intent(
         "pi_not_ours", amount=9900, charge_id="ch_not_ours", metadata={}
     )
-    response = deliver(client, stripe_objects.event("payment_intent.succeeded", stranger))
+    event = stripe_objects.event("payment_intent.succeeded", stranger)
+    response = deliver(client, event)
     assert response.status_code == 200
     assert response.get_json()["outcome"] == "unmatched"
     assert totals(app, drive_id) == (0, 0)
+    assert stored_event(app, event["id"]).outcome == "unmatched"  # kept for the operator
 
 
 def test_a_handler_error_is_500_writes_nothing_and_the_retry_applies(
