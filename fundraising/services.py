@@ -346,10 +346,11 @@ def _apply(donation: Gift, change: Callable[[Any], None]) -> None:
     if not any(delta):
         return
     moves = {field + "_delta": by for field, by in zip(TOTAL_FIELDS, delta, strict=True)}
-    # A locked row carries the connection it was read with (asking the session costs more).
-    connection = donation.connection if isinstance(donation, LockedDonation) else None
-    connection = connection or db.session.connection()
-    raised = connection.execute(MOVE_TOTALS, {"drive": donation.drive_id, **moves}).scalar_one()
+    parameters = {"drive": donation.drive_id, **moves}
+    if isinstance(donation, LockedDonation):  # written now, with the totals (one round trip)
+        raised = donation.save_with(MOVE_TOTALS, parameters).scalar_one()
+    else:  # flushed by the session
+        raised = db.session.connection().execute(MOVE_TOTALS, parameters).scalar_one()
     loaded = db.session.identity_map.get(db.session.identity_key(DriveTotals, donation.drive_id))
     if loaded is not None:
         db.session.expire(loaded)  # a copy read earlier in this session is out of date now
