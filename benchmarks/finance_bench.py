@@ -229,11 +229,11 @@ def sync_phase(lines: int, payouts: int) -> int:
 
 def create_drive(app: Any, slug: str, currency: str = "usd") -> int:
     from extensions import db
-    from fundraising import services
+    from fundraising import drives
 
     moment = datetime.now(UTC)
     with app.app_context():
-        drive = services.create_drive(
+        drive = drives.create_drive(
             slug=slug,
             title=f"Relocation drive {slug}",
             goal_minor=6_000_000,

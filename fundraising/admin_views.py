@@ -22,7 +22,7 @@ from accounts.forms import ConfirmForm
 from accounts.guards import role_required
 from accounts.models import Role
 from extensions import db
-from fundraising import services
+from fundraising import drives
 from fundraising.covers import InvalidImage, set_cover
 from fundraising.forms import DonationForm, DriveForm, ExtendForm
 from fundraising.models import Drive, DriveStatus
@@ -110,7 +110,7 @@ def index() -> ResponseReturnValue:
     """Every drive with its status and totals."""
     return render_template(
         "fundraising/admin/index.html",
-        drives=services.all_drives(),
+        drives=drives.all_drives(),
         confirm_form=ConfirmForm(),
         moment=now(),
     )
@@ -124,7 +124,7 @@ def new() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             values = _values(form)
-            drive = services.create_drive(
+            drive = drives.create_drive(
                 slug=values.pop("slug"),
                 title=values.pop("title"),
                 goal_minor=values.pop("goal_minor"),
@@ -140,7 +140,7 @@ def new() -> ResponseReturnValue:
             for name, value in values.items():
                 setattr(drive, name, value)
             _save_cover(form, drive)
-        except (InvalidAmount, InvalidImage, services.FundraisingError) as error:
+        except (InvalidAmount, InvalidImage, drives.FundraisingError) as error:
             db.session.rollback()
             _field_error(form, error)
         else:
@@ -169,9 +169,9 @@ def edit(drive_id: int) -> ResponseReturnValue:
         form.cover_alt.data = drive.cover.alt_text if drive.cover else ""
     elif form.validate_on_submit():
         try:
-            services.update_drive(drive, actor=current_user, **_values(form))
+            drives.update_drive(drive, actor=current_user, **_values(form))
             _save_cover(form, drive)
-        except (InvalidAmount, InvalidImage, services.FundraisingError) as error:
+        except (InvalidAmount, InvalidImage, drives.FundraisingError) as error:
             db.session.rollback()
             _field_error(form, error)
         else:
@@ -202,7 +202,7 @@ def _status_action(drive_id: int, status: DriveStatus, message: str) -> Response
     drive = _drive_or_404(drive_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    services.set_drive_status(drive, status, actor=current_user)
+    drives.set_drive_status(drive, status, actor=current_user)
     db.session.commit()
     flash(message, "info")
     return redirect(url_for("drives_admin.edit", drive_id=drive.id))
@@ -230,8 +230,8 @@ def extend(drive_id: int) -> ResponseReturnValue:
     form = ExtendForm()
     if form.validate_on_submit():
         try:
-            services.extend_drive(drive, _utc(form.ends_at.data), actor=current_user)
-        except services.FundraisingError as error:
+            drives.extend_drive(drive, _utc(form.ends_at.data), actor=current_user)
+        except drives.FundraisingError as error:
             flash(str(error), "error")
         else:
             db.session.commit()

@@ -8,7 +8,7 @@ import click
 from flask import Blueprint, current_app
 
 from extensions import db
-from fundraising import services
+from fundraising import drives
 from fundraising.models import DriveStatus
 from fundraising.money import InvalidAmount, parse_amount
 from security.clock import now
@@ -47,7 +47,7 @@ def create_command(
     """Create a drive (live unless --draft)."""
     try:
         goal_minor = parse_amount(goal, currency)
-        drive = services.create_drive(
+        drive = drives.create_drive(
             slug=slug,
             title=title,
             goal_minor=goal_minor,
@@ -57,7 +57,7 @@ def create_command(
             story=story,
             status=DriveStatus.DRAFT if draft else DriveStatus.LIVE,
         )
-    except (InvalidAmount, services.FundraisingError) as error:
+    except (InvalidAmount, drives.FundraisingError) as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from error
     db.session.commit()

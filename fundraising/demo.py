@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fundraising import services
+from fundraising import drives, services
 from fundraising.models import DonationStatus, Drive
 from security.clock import now
 
@@ -33,7 +33,7 @@ DEMO_GIFTS = (
 def seed_demo_drive() -> Drive:
     """A live drive ending in 72 hours, with gifts already in."""
     moment = now()
-    drive = services.create_drive(
+    drive = drives.create_drive(
         slug=DEMO_SLUG,
         title="Emergency relocation: get five people to safety this week",
         goal_minor=6_000_000,

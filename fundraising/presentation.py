@@ -11,7 +11,7 @@ from flask import current_app
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from fundraising import services
+from fundraising import drives, services
 from fundraising.models import Drive
 from fundraising.money import exponent, format_money, to_major_string
 from security.clock import now
@@ -63,7 +63,7 @@ def progress_payload(drive: Drive) -> dict[str, Any]:
         "donors": drive.totals.donors,
         "starts_at": drive.starts_at.isoformat(),
         "ends_at": drive.ends_at.isoformat(),
-        "open": services.is_open(drive),
+        "open": drives.is_open(drive),
     }
 
 
@@ -79,7 +79,7 @@ def drive_context(drive: Drive) -> dict[str, Any]:
     fixed = 0 if exponent(drive.currency) == 0 else int(config["STRIPE_FEE_FIXED_MINOR"])
     return {
         "drive": drive,
-        "is_open": services.is_open(drive, moment),
+        "is_open": drives.is_open(drive, moment),
         "has_started": drive.starts_at <= moment,
         "percent": percent(drive.totals.raised_minor, drive.goal_minor),
         "story_html": render_story(drive.story),

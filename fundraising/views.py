@@ -21,7 +21,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import generate_csrf
 
 from extensions import db, limiter
-from fundraising import services, webhooks
+from fundraising import drives, services, webhooks
 from fundraising.forms import DonationForm
 from fundraising.models import Donation, Drive, DriveStatus
 from fundraising.money import InvalidAmount, parse_amount
@@ -56,7 +56,7 @@ def gateway() -> StripeGateway:
 
 
 def _drive_or_404(slug: str) -> Drive:
-    drive = services.get_drive(slug)
+    drive = drives.get_drive(slug)
     if drive is None or drive.status is DriveStatus.DRAFT:
         abort(404)
     return drive
@@ -86,7 +86,7 @@ def _error(message: str, status: int, **extra: Any) -> ResponseReturnValue:
 @bp.get("/")
 def index() -> ResponseReturnValue:
     """Drives that are taking gifts now."""
-    return render_template("fundraising/index.html", drives=services.live_drives())
+    return render_template("fundraising/index.html", drives=drives.live_drives())
 
 
 @bp.get("/drives/<slug>")
@@ -133,10 +133,10 @@ def _drive_page_with_holes(slug: str) -> str:
 @limiter.limit(_per_drive_limit, key_func=_drive_key)
 def donate(slug: str) -> ResponseReturnValue:
     """Create and confirm the payment; answer JSON for the page's script."""
-    drive = services.get_drive(slug)
+    drive = drives.get_drive(slug)
     if drive is None or drive.status is DriveStatus.DRAFT:
         return _error("There is no such drive.", 404)
-    if not services.is_open(drive):
+    if not drives.is_open(drive):
         return _error("This drive has ended and is no longer taking gifts.", 410)
     form = DonationForm()
     if not form.validate_on_submit():
@@ -162,7 +162,7 @@ def donate(slug: str) -> ResponseReturnValue:
         donation = services.start_donation(drive, gift)
     except services.DriveNotOpen as error:
         return _error(str(error), 410)
-    except services.FundraisingError as error:
+    except drives.FundraisingError as error:
         return _error(str(error), 400, field="amount")
     db.session.commit()  # the pending row exists before Stripe is asked for anything
     _remember_gift(donation)

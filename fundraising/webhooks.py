@@ -105,9 +105,10 @@ def _store_once(
     return connection.execute(INSERT_ONCE[connection.dialect.name], parameters).first() is not None
 
 
-def _save(donation: LockedDonation, outcome: str = "applied") -> str:
+def _applied(donation: LockedDonation) -> str:
+    """Write what the rules changed (if the totals moved, that was written with them)."""
     donation.save()
-    return outcome
+    return "applied"
 
 
 @handles(
@@ -124,7 +125,7 @@ def payment_intent_changed(intent: dict[str, Any]) -> str:
     if donation is None:
         return "unmatched"
     services.apply_payment_result(donation, PaymentResult.from_stripe(intent))
-    return _save(donation)
+    return _applied(donation)
 
 
 def _charge_donation(charge: dict[str, Any]) -> LockedDonation | None:
@@ -144,7 +145,7 @@ def charge_refunded(charge: dict[str, Any]) -> str:
     if donation is None:
         return "unmatched"
     services.record_refund(donation, int(charge.get("amount_refunded") or 0))
-    return _save(donation)
+    return _applied(donation)
 
 
 @handles(
@@ -165,4 +166,4 @@ def dispute_changed(dispute: dict[str, Any]) -> str:
         str(dispute.get("status")), DisputeStatus.OPEN
     )
     services.record_dispute(donation, status, int(dispute.get("amount") or 0))
-    return _save(donation)
+    return _applied(donation)

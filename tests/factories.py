@@ -50,7 +50,7 @@ def make_drive(app: Flask, slug: str = "relocation", **fields: Any) -> int:
     """A live drive (open now by the app's clock unless told otherwise); returns its id."""
     from datetime import timedelta
 
-    from fundraising import services
+    from fundraising import drives
     from security.clock import now
 
     with app.app_context():
@@ -65,7 +65,7 @@ def make_drive(app: Flask, slug: str = "relocation", **fields: Any) -> int:
             "story": "People are hunted for **who they are**.",
         }
         settings.update(fields)
-        drive = services.create_drive(**settings)
+        drive = drives.create_drive(**settings)
         db.session.commit()
         return drive.id
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from extensions import db
-from fundraising import services
+from fundraising import drives, services
 from fundraising.models import Donation, Drive, DriveStatus
 from tests.conftest import create_payment_method
 from tests.factories import make_drive
@@ -148,7 +148,7 @@ def test_the_index_lists_live_drives_only(app, client, clock):
     )
     closed_id = make_drive(app, slug="closed", title="Closed drive")
     with app.app_context():
-        services.set_drive_status(db.session.get(Drive, closed_id), DriveStatus.CLOSED, actor=None)
+        drives.set_drive_status(db.session.get(Drive, closed_id), DriveStatus.CLOSED, actor=None)
         db.session.commit()
     text = client.get("/").get_data(as_text=True)
     assert "Open now drive" in text

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from extensions import db
-from fundraising import services
+from fundraising import drives
 from fundraising.models import Drive, DriveStatus
 from tests.factories import make_drive
 from tests.fundraising.stripe_objects import deliver
@@ -62,7 +62,7 @@ def test_a_closed_drive_is_410(app, client):
     drive_id = make_drive(app)
     with app.app_context():
         drive = db.session.get(Drive, drive_id)
-        services.set_drive_status(drive, DriveStatus.CLOSED, actor=None)
+        drives.set_drive_status(drive, DriveStatus.CLOSED, actor=None)
         db.session.commit()
     response = donate(client)
     assert response.status_code == 410
