@@ -2,16 +2,20 @@
 
     .venv/bin/python benchmarks/http_bench.py [--backend sqlite|postgresql|both] [--duration 10]
 
-For each backend: migrate a fresh database, create a live drive, bulk-load 1,000 donations, serve
-the app with gunicorn pinned to CPU 0 (PostgreSQL pinned there too) and the bare app the same way,
-and run wrk pinned to CPU 1 against the bare route, progress.json and the drive page; then load the
-drive up to 1,000,000 donations and measure again. The ratios to the bare route are the figures.
+For each backend: migrate a fresh database, create one live drive per size (by default one with
+1,000 donations and one with 1,000,000, bulk-loaded), serve the app with gunicorn pinned to CPU 0
+(PostgreSQL pinned there too) and the bare app the same way, and run wrk pinned to CPU 1. Each
+round measures the bare route, then progress.json and the drive page of every drive, in turn;
+the ratio of each to the bare route of its own round is the figure, and the median over the
+rounds is reported (the machine is shared: a single run swings by more than the 15 % that
+separates "unchanged" from "changed").
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from dataclasses import asdict
@@ -25,15 +29,15 @@ PAGE_TARGET = 0.25
 STABLE_WITHIN = 0.15
 
 
-def check_endpoints(app_base: str, bare_base: str, donors: int) -> None:
+def check_endpoints(app_base: str, bare_base: str, slug: str, donors: int) -> None:
     """The URLs answer what they should before anything is timed."""
-    status, headers, body = common.fetch(f"{app_base}/drives/{common.DRIVE_SLUG}/progress.json")
+    status, headers, body = common.fetch(f"{app_base}/drives/{slug}/progress.json")
     payload = json.loads(body)
     assert status == 200, (status, body[:300])
     assert payload["donors"] == donors, (payload, donors)
     assert headers.get("Cache-Control") == "public, max-age=5", headers
     assert headers.get("ETag"), headers
-    status, _, body = common.fetch(f"{app_base}/drives/{common.DRIVE_SLUG}")
+    status, _, body = common.fetch(f"{app_base}/drives/{slug}")
     assert status == 200, (status, body[:300])
     assert b"Recent gifts" in body, "the drive page shows no recent gifts"
     status, _, body = common.fetch(bare_base + "/")
@@ -60,14 +64,23 @@ def measure(
     return asdict(result)
 
 
-def donors_in(app: Any, drive_id: int) -> int:
+def donors_in(app: Any, slug: str) -> int:
     from extensions import db
-    from fundraising.models import DriveTotals
+    from fundraising.drives import get_drive
 
     with app.app_context():
-        totals = db.session.get(DriveTotals, drive_id)
-        assert totals is not None
-        return int(totals.donors)
+        drive = get_drive(slug)
+        assert drive is not None
+        donors = int(drive.totals.donors)
+        db.session.remove()
+        return donors
+
+
+def median_figures(runs: list[dict[str, Any]]) -> dict[str, float]:
+    return {
+        key: statistics.median(run[key] for run in runs)
+        for key in ("requests_per_second", "p50_ms", "p99_ms", "server_cpu_ms_per_request")
+    }
 
 
 def bench_backend(
@@ -90,48 +103,59 @@ def bench_backend(
     common.migrate(env)
     common.apply_environment(env)
     app = common.make_app()
-    drive_id = common.create_drive(app)
-    rows: list[dict[str, Any]] = []
-    loaded = 0
     served = None
     try:
-        for size in sizes:
+        drives: dict[int, str] = {}
+        for index, size in enumerate(sizes):
+            slug = f"bench-{size}"
+            drive_id = common.create_drive(app, slug)
             started = time.monotonic()
-            common.seed_in_batches(app, drive_id, size - loaded, seed=loaded)
-            common.analyze(app)
-            loaded = size
+            common.seed_in_batches(app, drive_id, size, seed=index * 10_000_000)
             common.log(f"{backend}: {size:,} donations loaded in {time.monotonic() - started:.1f}s")
-            if served is None:
-                served = common.start_gunicorn(procs, "app:create_app()", env, folder, backend)
-            check_endpoints(served.base, bare.base, donors_in(app, drive_id))
-            page = f"{served.base}/drives/{common.DRIVE_SLUG}"
-            progress = page + "/progress.json"
-            warm([bare.base + "/", progress, page])
-            app_pids = [served.process.pid]
-            if server is not None:
-                app_pids.append(common.postmaster_pid(server))
-            bare_pids = [bare.process.pid]
-            duration, connections = args.duration, args.connections
-            first_bare = measure("bare", bare.base + "/", bare_pids, duration, connections)
-            row = {
+            drives[size] = slug
+        common.analyze(app)
+        served = common.start_gunicorn(procs, "app:create_app()", env, folder, backend)
+        app_pids = [served.process.pid]
+        if server is not None:
+            app_pids.append(common.postmaster_pid(server))
+        urls: dict[tuple[int, str], str] = {}
+        for size, slug in drives.items():
+            check_endpoints(served.base, bare.base, slug, donors_in(app, slug))
+            page = f"{served.base}/drives/{slug}"
+            urls[(size, "page")] = page
+            urls[(size, "progress")] = page + "/progress.json"
+        warm([bare.base + "/", *urls.values()])
+        duration, connections = args.duration, args.connections
+        runs: dict[Any, list[dict[str, Any]]] = {key: [] for key in [*urls, "bare"]}
+        ratios: dict[tuple[int, str], list[float]] = {key: [] for key in urls}
+        cpu_ratios: dict[tuple[int, str], list[float]] = {key: [] for key in urls}
+        for round_number in range(1, args.rounds + 1):
+            common.log(f"{backend}: round {round_number} of {args.rounds}")
+            reference = measure("bare", bare.base + "/", [bare.process.pid], duration, connections)
+            runs["bare"].append(reference)
+            for key, url in urls.items():
+                label = f"{'drive page' if key[1] == 'page' else 'progress.json'} {key[0]:,}"
+                result = measure(label, url, app_pids, duration, connections)
+                runs[key].append(result)
+                ratios[key].append(result["requests_per_second"] / reference["requests_per_second"])
+                # The same ratio from CPU spent per request: steadier when the machine is shared.
+                cpu_ratios[key].append(
+                    reference["server_cpu_ms_per_request"] / result["server_cpu_ms_per_request"]
+                )
+        rows = []
+        for size in sizes:
+            row: dict[str, Any] = {
                 "backend": backend,
                 "donations": size,
-                "progress": measure("progress.json", progress, app_pids, duration, connections),
-                "page": measure("drive page", page, app_pids, duration, connections),
+                "bare": median_figures(runs["bare"]),
+                "progress": median_figures(runs[(size, "progress")]),
+                "page": median_figures(runs[(size, "page")]),
+                "progress_ratios": ratios[(size, "progress")],
+                "page_ratios": ratios[(size, "page")],
             }
-            last_bare = measure("bare (again)", bare.base + "/", bare_pids, duration, connections)
-            row["bare_runs"] = [first_bare, last_bare]
-            row["bare"] = {
-                key: (first_bare[key] + last_bare[key]) / 2
-                for key in ("requests_per_second", "p50_ms", "p99_ms", "server_cpu_ms_per_request")
-            }
-            bare_rps = row["bare"]["requests_per_second"]
-            bare_cpu = row["bare"]["server_cpu_ms_per_request"]
-            row["progress_ratio"] = row["progress"]["requests_per_second"] / bare_rps
-            row["page_ratio"] = row["page"]["requests_per_second"] / bare_rps
-            # The same ratio from CPU spent per request: steadier when the machine is shared.
-            row["progress_cpu_ratio"] = bare_cpu / row["progress"]["server_cpu_ms_per_request"]
-            row["page_cpu_ratio"] = bare_cpu / row["page"]["server_cpu_ms_per_request"]
+            for route in ("progress", "page"):
+                row[f"{route}_ratio"] = statistics.median(ratios[(size, route)])
+                row[f"{route}_cpu_ratio"] = statistics.median(cpu_ratios[(size, route)])
             rows.append(row)
     finally:
         if served is not None:
@@ -166,12 +190,17 @@ def verdicts(rows: list[dict[str, Any]]) -> list[str]:
         if len(mine) < 2:
             continue
         small, large = mine[0], mine[-1]
-        for key, label in (("progress_ratio", "progress.json"), ("page_ratio", "drive page")):
-            change = large[key] / small[key] - 1
+        for key, label in (("progress_ratios", "progress.json"), ("page_ratios", "drive page")):
+            # Paired by round: the two drives were measured one after the other.
+            change = statistics.median(
+                big / little for big, little in zip(large[key], small[key], strict=True)
+            )
+            change -= 1
             ok = abs(change) <= STABLE_WITHIN
             lines.append(
-                f"{backend}: {label} ratio {small['donations']:,} -> {large['donations']:,} "
-                f"donations: {change:+.1%} ({'within' if ok else 'OUTSIDE'} 15%)"
+                f"{backend}: {label} {small['donations']:,} -> {large['donations']:,} "
+                f"donations (median of the rounds' ratios): {change:+.1%} "
+                f"({'within' if ok else 'OUTSIDE'} 15%)"
             )
     return lines
 
@@ -184,7 +213,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     ]
     for row in rows:
         for key, label, ratio, cpu_ratio in (
-            ("bare", "bare `/` (mean of 2 runs)", None, None),
+            ("bare", "bare `/` (median of the rounds)", None, None),
             ("progress", "progress.json", row["progress_ratio"], row["progress_cpu_ratio"]),
             ("page", "drive page", row["page_ratio"], row["page_cpu_ratio"]),
         ):
@@ -202,13 +231,16 @@ def table(rows: list[dict[str, Any]]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--duration", type=int, default=6, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every route in turn")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--sizes", default="1000,1000000", help="donations in the drive")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     args = parser.parse_args()
     if not 1 <= args.duration <= 60:
         parser.error("--duration must be 1..60 seconds")
+    if not 1 <= args.rounds <= 20:
+        parser.error("--rounds must be 1..20")
     sizes = sorted(int(size) for size in args.sizes.split(","))
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
 
@@ -226,7 +258,10 @@ def main() -> int:
     finally:
         procs.cleanup()
     print(common.machine_description())
-    print(f"wrk --latency -t1 -c{args.connections} -d{args.duration}s, each route in turn\n")
+    print(
+        f"wrk --latency -t1 -c{args.connections} -d{args.duration}s; {args.rounds} rounds of "
+        "every route in turn; medians\n"
+    )
     print(table(rows))
     print()
     for line in verdicts(rows):
