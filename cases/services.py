@@ -1,4 +1,5 @@
-"""Case rules: who may see what, encryption of identity, stages, verification, purge."""
+"""Case rules: creating and changing cases, notes, stages, verification, assignment, purge,
+money. Who may open a case is `cases.access`; how its contents are encrypted, `cases.encryption`."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, delete, false, select, update
+from sqlalchemy import delete, select, update
 
 import audit
-from accounts.models import Role, StaffSession, User
+from accounts.models import Role, User
+from cases import encryption
+from cases.encryption import CaseError
 from cases.models import (
     IDENTITY_FIELDS,
     BlindIndexEntry,
@@ -20,7 +23,6 @@ from cases.models import (
     CaseAssignment,
     CaseKey,
     CaseNote,
-    Lockdown,
     ReferralSource,
     RiskLevel,
     Stage,
@@ -30,11 +32,9 @@ from cases.models import (
 from extensions import db
 from finance import services as finance_services
 from security import fields as crypto
-from security.blind_index import blind_index, normalise_contact, normalise_name
 from security.clock import now
 
 CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B
-BREAK_GLASS_MINUTES = 30
 
 TRANSITIONS: dict[Stage, frozenset[Stage]] = {
     Stage.REFERRED: frozenset({Stage.SCREENING, Stage.DECLINED, Stage.WITHDRAWN}),
@@ -51,130 +51,8 @@ TRANSITIONS: dict[Stage, frozenset[Stage]] = {
 }
 
 
-class CaseNotFound(LookupError):
-    """No such case for this person: missing, not theirs, or purged (never says which)."""
-
-
-class CasesLockedDown(PermissionError):
-    """An emergency lockdown is on: no case opens for anyone."""
-
-
-class CaseError(ValueError):
-    """A case rule was broken; the message is safe to show."""
-
-
 class PossibleDuplicate(CaseError):
     """The blind index matched an existing case (which one is not said)."""
-
-
-# --- Access: the one place that decides which cases a person may open -----------------------
-
-
-def is_locked_down() -> bool:
-    """True while an emergency lockdown is active."""
-    return db.session.scalar(select(Lockdown.id).where(Lockdown.lifted_at.is_(None))) is not None
-
-
-def cases_visible_to(user: User) -> Select[Case]:
-    """The cases whose contents this user may read: assigned ones, or break-glass for admins."""
-    query = select(Case).where(Case.purged_at.is_(None))
-    if user.role is Role.CASEWORKER:
-        return query.where(
-            Case.id.in_(select(CaseAssignment.case_id).where(CaseAssignment.user_id == user.id))
-        )
-    if user.role is Role.ADMIN:
-        return query.where(
-            Case.id.in_(
-                select(BreakGlass.case_id).where(
-                    BreakGlass.admin_id == user.id, BreakGlass.expires_at > now()
-                )
-            )
-        )
-    return query.where(false())
-
-
-def get_case_for(user: User, case_id: str, action: str = "read") -> Case:
-    """A case the user may open, or CaseNotFound (audited) — the only way views fetch a case."""
-    if is_locked_down():
-        raise CasesLockedDown("Case records are locked down by an admin.")
-    case = db.session.scalar(cases_visible_to(user).where(Case.id == case_id))
-    if case is None:
-        audit.record(user, "case.access_denied", "case", case_id[:64], method=action)
-        raise CaseNotFound(case_id)
-    if action in ("read", "export"):
-        audit.record(user, f"case.{action}", "case", case.id)
-    return case
-
-
-def case_overview_for_admin() -> list[Case]:
-    """Every case's clear fields (code, stage, risk, region, dates) for the admin list."""
-    return list(db.session.scalars(select(Case).order_by(Case.created_at.desc())))
-
-
-# --- Encryption of identity -------------------------------------------------------------------
-
-
-def _data_key(case: Case) -> bytes:
-    if case.key is None:
-        raise CaseError("This case was purged: its contents no longer exist.")
-    wrapped = crypto.WrappedKey(case.key.master_key_id, case.key.wrapped_key)
-    return crypto.unwrap(wrapped, case.id)
-
-
-def _encrypt(case: Case, value: str | None, field: str) -> bytes | None:
-    if not value:
-        return None
-    return crypto.encrypt(_data_key(case), value, case.id, field)
-
-
-def _decrypt(case: Case, blob: bytes | None, field: str) -> str | None:
-    if blob is None:
-        return None
-    return crypto.decrypt(_data_key(case), blob, case.id, field)
-
-
-def read_identity(case: Case) -> dict[str, str | None]:
-    """The identifying fields, decrypted (a DecryptionError names the bad field)."""
-    return {
-        field: _decrypt(case, getattr(case, f"{field}_enc"), field) for field in IDENTITY_FIELDS
-    }
-
-
-def _index_entries(values: dict[str, str | None]) -> list[tuple[str, str]]:
-    entries: list[tuple[str, str]] = []
-    for field in ("legal_name", "known_as"):
-        for name in (values.get(field) or "").replace(";", ",").split(","):
-            if normalise_name(name):
-                entries.append(("name", blind_index("name", normalise_name(name))))
-    for handle in (values.get("contact") or "").replace(";", ",").replace("\n", ",").split(","):
-        if normalise_contact(handle):
-            entries.append(("contact", blind_index("contact", normalise_contact(handle))))
-    return entries
-
-
-def find_duplicates(values: dict[str, str | None], exclude_case_id: str | None = None) -> bool:
-    """True when a live case shares a normalised name or contact (by blind index only)."""
-    digests = [digest for _, digest in _index_entries(values)]
-    if not digests:
-        return False
-    query = (
-        select(BlindIndexEntry.case_id)
-        .join(Case, Case.id == BlindIndexEntry.case_id)
-        .where(BlindIndexEntry.digest.in_(digests), Case.purged_at.is_(None))
-    )
-    if exclude_case_id:
-        query = query.where(BlindIndexEntry.case_id != exclude_case_id)
-    return db.session.scalar(query.limit(1)) is not None
-
-
-def _write_identity(case: Case, values: dict[str, str | None]) -> None:
-    for field in IDENTITY_FIELDS:
-        if field in values:
-            setattr(case, f"{field}_enc", _encrypt(case, (values[field] or "").strip(), field))
-    db.session.execute(delete(BlindIndexEntry).where(BlindIndexEntry.case_id == case.id))
-    current = read_identity(case)
-    for kind, digest in dict.fromkeys(_index_entries(current)):
-        db.session.add(BlindIndexEntry(case_id=case.id, kind=kind, digest=digest))
 
 
 # --- Creating and changing cases ----------------------------------------------------------------
@@ -209,7 +87,7 @@ def create_case(
     """Create an encrypted case assigned to its creator; PossibleDuplicate unless allowed."""
     if not (identity.get("legal_name") or "").strip():
         raise CaseError("Enter the person's legal name.")
-    if not allow_duplicate and find_duplicates(identity):
+    if not allow_duplicate and encryption.find_duplicates(identity):
         raise PossibleDuplicate(
             "A case with this name or contact already exists: ask an admin before creating another."
         )
@@ -232,7 +110,7 @@ def create_case(
     wrapped = crypto.wrap(crypto.new_data_key(), case.id)
     case.key = CaseKey(master_key_id=wrapped.master_key_id, wrapped_key=wrapped.wrapped)
     db.session.flush()
-    _write_identity(case, identity)
+    encryption.write_identity(case, identity)
     case.assignments.append(CaseAssignment(user_id=creator.id, assigned_at=moment))
     db.session.add(
         StageChange(
@@ -251,13 +129,13 @@ def update_case(
     case: Case, actor: User, identity: dict[str, str | None], clear: ClearFields
 ) -> None:
     """Change a case's fields; audited with the names of the changed fields only."""
-    before = read_identity(case)
+    before = encryption.read_identity(case)
     changed = sorted(
         field
         for field in IDENTITY_FIELDS
         if field in identity and (identity[field] or None) != before[field]
     )
-    _write_identity(case, identity)
+    encryption.write_identity(case, identity)
     for name in (
         "risk_level",
         "region",
@@ -280,7 +158,7 @@ def add_note(case: Case, author: User, body: str) -> CaseNote:
         case_id=case.id,
         author_id=author.id,
         created_at=now(),
-        body_enc=crypto.encrypt(_data_key(case), body.strip(), case.id, "note"),
+        body_enc=crypto.encrypt(encryption.data_key(case), body.strip(), case.id, "note"),
     )
     db.session.add(note)
     case.updated_at = now()
@@ -293,7 +171,7 @@ def notes_for(case: Case) -> list[tuple[CaseNote, str]]:
     notes = db.session.scalars(
         select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.created_at.desc())
     )
-    key = _data_key(case)
+    key = encryption.data_key(case)
     return [(note, crypto.decrypt(key, note.body_enc, case.id, "note")) for note in notes]
 
 
@@ -302,7 +180,9 @@ def history_for(case: Case) -> list[tuple[StageChange, str | None]]:
     changes = db.session.scalars(
         select(StageChange).where(StageChange.case_id == case.id).order_by(StageChange.id)
     )
-    return [(change, _decrypt(case, change.reason_enc, "stage-reason")) for change in changes]
+    return [
+        (change, encryption.decrypt(case, change.reason_enc, "stage-reason")) for change in changes
+    ]
 
 
 def change_stage(case: Case, actor: User, to_stage: Stage, reason: str) -> None:
@@ -323,7 +203,7 @@ def change_stage(case: Case, actor: User, to_stage: Stage, reason: str) -> None:
             to_stage=to_stage,
             actor_id=actor.id,
             created_at=moment,
-            reason_enc=_encrypt(case, reason.strip(), "stage-reason"),
+            reason_enc=encryption.encrypt(case, reason.strip(), "stage-reason"),
         )
     )
     audit.record(
@@ -359,7 +239,7 @@ def record_verification(
     verification.has_seen_documents = has_seen_documents
     verification.has_contacted_references = has_contacted_references
     verification.has_assessed_risk = has_assessed_risk
-    verification.notes_enc = _encrypt(case, notes.strip(), "verification")
+    verification.notes_enc = encryption.encrypt(case, notes.strip(), "verification")
     verification.recorded_by_id = actor.id
     verification.recorded_at = now()
     verification.confirmed_by_id = None
@@ -387,7 +267,7 @@ def confirm_verification(case: Case, actor: User) -> None:
     audit.record(actor, "case.verification_confirmed", "case", case.id)
 
 
-# --- Assignment, break-glass ------------------------------------------------------------------
+# --- Assignment ------------------------------------------------------------------
 
 
 def assign(case: Case, caseworker: User, actor: User) -> None:
@@ -407,38 +287,6 @@ def unassign(case: Case, caseworker_id: int, actor: User) -> None:
         raise CaseError("A case needs at least one assigned caseworker.")
     case.assignments = remaining
     audit.record(actor, "case.unassigned", "case", case.id, staff=caseworker_id)
-
-
-def break_glass(case_id: str, admin: User, reason: str) -> BreakGlass:
-    """Open one case to an admin for a short while, with a reason; audited and shown."""
-    if admin.role is not Role.ADMIN:
-        raise CaseNotFound(case_id)
-    if is_locked_down():
-        raise CasesLockedDown("Case records are locked down.")
-    case = db.session.scalar(select(Case).where(Case.id == case_id, Case.purged_at.is_(None)))
-    if case is None:
-        raise CaseNotFound(case_id)
-    if len(reason.strip()) < 10:
-        raise CaseError("Explain why you need to open this case (at least a sentence).")
-    moment = now()
-    grant = BreakGlass(
-        case_id=case.id,
-        admin_id=admin.id,
-        created_at=moment,
-        expires_at=moment + timedelta(minutes=BREAK_GLASS_MINUTES),
-        reason_enc=_encrypt(case, reason.strip(), "break-glass") or b"",
-    )
-    db.session.add(grant)
-    audit.record(admin, "case.break_glass", "case", case.id)
-    return grant
-
-
-def break_glass_history(case: Case) -> list[tuple[BreakGlass, str | None]]:
-    """Every break-glass opening of the case (shown to its caseworkers)."""
-    grants = db.session.scalars(
-        select(BreakGlass).where(BreakGlass.case_id == case.id).order_by(BreakGlass.id.desc())
-    )
-    return [(grant, _decrypt(case, grant.reason_enc, "break-glass")) for grant in grants]
 
 
 # --- Retention and purge (crypto-shredding) ---------------------------------------------------
@@ -474,26 +322,6 @@ def purge_expired() -> int:
     return len(due)
 
 
-# --- Lockdown -----------------------------------------------------------------------------------
-
-
-def start_lockdown(actor: User) -> int:
-    """End every staff session and close case pages to everyone until lifted."""
-    if not is_locked_down():
-        db.session.add(Lockdown(started_by_id=actor.id, started_at=now()))
-    ended = db.session.execute(delete(StaffSession)).rowcount or 0  # type: ignore[attr-defined]
-    audit.record(actor, "lockdown.started", "system", None, sessions_ended=int(ended))
-    return int(ended)
-
-
-def lift_lockdown(actor: User) -> None:
-    """Open case pages again."""
-    for lockdown in db.session.scalars(select(Lockdown).where(Lockdown.lifted_at.is_(None))):
-        lockdown.lifted_at = now()
-        lockdown.lifted_by_id = actor.id
-    audit.record(actor, "lockdown.lifted", "system", None)
-
-
 # --- Money for a case: the request goes to finance with the case code and ciphertext only -----
 
 
@@ -514,8 +342,8 @@ def request_money(
         drive_id=drive_id,
         category=category,
         amount_minor=amount_minor,
-        payee_enc=_encrypt(case, payee.strip(), "payee"),
-        note_enc=_encrypt(case, note.strip(), "disbursement-note"),
+        payee_enc=encryption.encrypt(case, payee.strip(), "payee"),
+        note_enc=encryption.encrypt(case, note.strip(), "disbursement-note"),
         requester=requester,
     )
 
@@ -525,8 +353,8 @@ def money_for(case: Case) -> list[tuple[Any, str | None, str | None]]:
     return [
         (
             item,
-            _decrypt(case, item.payee_enc, "payee"),
-            _decrypt(case, item.note_enc, "disbursement-note"),
+            encryption.decrypt(case, item.payee_enc, "payee"),
+            encryption.decrypt(case, item.note_enc, "disbursement-note"),
         )
         for item in finance_services.disbursements(case_id=case.id)
     ]

@@ -1,4 +1,4 @@
-"""Case pages. Every fetch of a case goes through services.get_case_for (access in one place)."""
+"""Case pages. Every fetch of a case goes through access.get_case_for (access in one place)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy.orm import load_only
 
 from accounts.guards import reauth_required, role_required
 from accounts.models import Role, User
-from cases import services
+from cases import access, encryption, services
 from cases.forms import (
     AssignForm,
     BreakGlassForm,
@@ -54,11 +54,11 @@ def case_route(action: str) -> Callable[[F], F]:
         @wraps(view)
         def wrapped(case_id: str, *args: Any, **kwargs: Any) -> Any:
             try:
-                case = services.get_case_for(_user(), case_id, action)
-            except services.CaseNotFound:
+                case = access.get_case_for(_user(), case_id, action)
+            except access.CaseNotFound:
                 db.session.commit()  # keep the audit record of the refused attempt
                 abort(404)
-            except services.CasesLockedDown:
+            except access.CasesLockedDown:
                 return render_template("cases/locked.html"), 403
             return view(case, *args, **kwargs)
 
@@ -85,14 +85,14 @@ def _clear(form: CaseForm) -> services.ClearFields:
 @role_required(*STAFF)
 def index() -> ResponseReturnValue:
     """A caseworker's own cases; for admins, every case without identity fields."""
-    if services.is_locked_down():
+    if access.is_locked_down():
         return render_template("cases/locked.html"), 403
     user = _user()
     if user.role is Role.ADMIN:
         return render_template(
-            "cases/admin_list.html", cases=services.case_overview_for_admin(), moment=now()
+            "cases/admin_list.html", cases=access.case_overview_for_admin(), moment=now()
         )
-    query = services.cases_visible_to(user)
+    query = access.cases_visible_to(user)
     stage, risk = request.args.get("stage", ""), request.args.get("risk", "")
     if stage in Stage.__members__.values():
         query = query.where(services.Case.stage == Stage(stage))
@@ -124,7 +124,7 @@ def index() -> ResponseReturnValue:
 @role_required(Role.CASEWORKER)
 def new() -> ResponseReturnValue:
     """Intake: a saved case is encrypted and assigned to the caseworker who created it."""
-    if services.is_locked_down():
+    if access.is_locked_down():
         return render_template("cases/locked.html"), 403
     form = CaseForm()
     duplicate = False
@@ -159,7 +159,7 @@ def detail(case: services.Case) -> ResponseReturnValue:
     history = services.history_for(case)
     notes = services.notes_for(case)
     verification = db.session.get(Verification, case.id)
-    break_glass = services.break_glass_history(case)
+    break_glass = access.break_glass_history(case)
     people = [change.actor_id for change, _ in history] + [note.author_id for note, _ in notes]
     people += [grant.admin_id for grant, _ in break_glass]
     if verification is not None:
@@ -167,7 +167,7 @@ def detail(case: services.Case) -> ResponseReturnValue:
     page = render_template(
         "cases/detail.html",
         case=case,
-        identity=services.read_identity(case),
+        identity=encryption.read_identity(case),
         history=history,
         notes=notes,
         verification=verification,
@@ -207,7 +207,7 @@ def edit(case: services.Case) -> ResponseReturnValue:
     """Change a case's fields."""
     form = CaseForm()
     if request.method == "GET":
-        for field, value in services.read_identity(case).items():
+        for field, value in encryption.read_identity(case).items():
             getattr(form, field).data = value
         for name in ("region", "household_size", "destination_country"):
             getattr(form, name).data = getattr(case, name)
@@ -304,7 +304,7 @@ def export(case: services.Case) -> ResponseReturnValue:
     page = render_template(
         "cases/export.html",
         case=case,
-        identity=services.read_identity(case),
+        identity=encryption.read_identity(case),
         history=history,
         notes=notes,
         names=_staff_names(people),
@@ -318,7 +318,7 @@ def export(case: services.Case) -> ResponseReturnValue:
 
 
 def _any_case_or_404(case_id: str) -> services.Case:
-    if services.is_locked_down():
+    if access.is_locked_down():
         abort(Response(render_template("cases/locked.html"), status=403))
     case = db.session.get(services.Case, case_id)
     if case is None or case.is_purged:
@@ -382,10 +382,10 @@ def break_glass(case_id: str) -> ResponseReturnValue:
         flash("Explain why you need to open this case (at least a sentence).", "error")
         return redirect(url_for("cases.manage", case_id=case_id))
     try:
-        services.break_glass(case_id, _user(), form.reason.data or "")
-    except services.CaseNotFound:
+        access.break_glass(case_id, _user(), form.reason.data or "")
+    except access.CaseNotFound:
         abort(404)
-    except (services.CaseError, services.CasesLockedDown) as error:
+    except (services.CaseError, access.CasesLockedDown) as error:
         flash(str(error), "error")
         return redirect(url_for("cases.manage", case_id=case_id))
     db.session.commit()
@@ -418,14 +418,12 @@ def lockdown() -> ResponseReturnValue:
     form = ConfirmForm()
     if form.validate_on_submit():
         if request.form.get("action") == "lift":
-            services.lift_lockdown(_user())
+            access.lift_lockdown(_user())
             db.session.commit()
             flash("Lockdown lifted: case pages are open again.", "info")
             return redirect(url_for("lockdown.lockdown"))
-        ended = services.start_lockdown(_user())
+        ended = access.start_lockdown(_user())
         db.session.commit()
         flash(f"Lockdown on. {ended} session(s) ended, yours included.", "info")
         return redirect(url_for("accounts.login"))
-    return render_template(
-        "cases/lockdown.html", form=form, is_locked_down=services.is_locked_down()
-    )
+    return render_template("cases/lockdown.html", form=form, is_locked_down=access.is_locked_down())

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from cases import services
+from cases import encryption
 from cases.models import Case, CaseKey
 from extensions import db
 from security import fields as crypto
@@ -120,7 +120,7 @@ def test_swapped_ciphertexts_fail_to_decrypt_naming_the_field(app, person):
         for case_id in (first, second):
             case = db.session.get(Case, case_id)
             with pytest.raises(crypto.DecryptionError, match="field legal_name of record"):
-                services.read_identity(case)
+                encryption.read_identity(case)
 
 
 def test_a_ciphertext_moved_to_another_column_fails(app, person):
@@ -133,7 +133,7 @@ def test_a_ciphertext_moved_to_another_column_fails(app, person):
         db.session.commit()
         case = db.session.get(Case, case_id)
         with pytest.raises(crypto.DecryptionError, match="field known_as"):
-            services.read_identity(case)
+            encryption.read_identity(case)
 
 
 def test_a_wrapped_key_moved_to_another_case_fails(app, person):
@@ -146,8 +146,8 @@ def test_a_wrapped_key_moved_to_another_case_fails(app, person):
         )
         db.session.commit()
         with pytest.raises(crypto.DecryptionError, match=f"record {first}"):
-            services.read_identity(db.session.get(Case, first))
-        assert services.read_identity(db.session.get(Case, second))["legal_name"]
+            encryption.read_identity(db.session.get(Case, first))
+        assert encryption.read_identity(db.session.get(Case, second))["legal_name"]
 
 
 def test_wrong_master_key_is_refused_by_key_id(make_app, person):

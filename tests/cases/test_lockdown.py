@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from accounts.models import Role, User
 from audit.models import AuditRecord
+from cases import access
 from cases import services as case_services
 from cases.models import RiskLevel
 from extensions import db
@@ -92,7 +93,7 @@ def test_lockdown_closes_the_admin_case_page_too(app, client, auth):
             {"legal_name": "Locked Person"},
             case_services.ClearFields(risk_level=RiskLevel.LOW, region="East"),
         )
-        case_services.start_lockdown(admin)
+        access.start_lockdown(admin)
         db.session.commit()
         case_id = case.id
     auth.login(user_email(app, admin_id))

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from accounts.models import Role
 from audit.models import AuditRecord
-from cases import services
+from cases import encryption
 from cases.models import (
     IDENTITY_FIELDS,
     BlindIndexEntry,
@@ -96,7 +96,7 @@ def test_purge_expired_removes_exactly_the_due_cases(request, app, person, clock
         for case_id, name in ((later, "Later Person"), (open_case, "Open Person")):
             case = db.session.get(Case, case_id)
             assert case.purged_at is None
-            assert services.read_identity(case)["legal_name"] == name
+            assert encryption.read_identity(case)["legal_name"] == name
         purge_records = db.session.scalars(
             select(AuditRecord).where(AuditRecord.action == "case.purged")
         ).all()

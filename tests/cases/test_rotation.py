@@ -7,7 +7,7 @@ import base64
 import pytest
 from sqlalchemy import select
 
-from cases import services
+from cases import encryption, services
 from cases.models import Case, CaseKey
 from extensions import db
 from fundraising import services as fundraising
@@ -54,7 +54,7 @@ def _assert_all_readable(app, case_ids, donation_id):
     with app.app_context():
         for number, case_id in enumerate(case_ids):
             case = db.session.get(Case, case_id)
-            assert services.read_identity(case)["legal_name"] == f"Person Number {number}"
+            assert encryption.read_identity(case)["legal_name"] == f"Person Number {number}"
             assert [body for _, body in services.notes_for(case)] == [f"Note {number}"]
         ids = set(db.session.scalars(select(CaseKey.master_key_id)).all())
         assert ids == {NEW_ID}
@@ -66,7 +66,7 @@ def test_rotation_keeps_everything_readable(make_app, app, world, clock):
     worker, case_ids, donation_id, ciphertexts = world
     rotated = make_app(CASE_MASTER_KEY=NEW)
     with rotated.app_context(), pytest.raises(crypto.DecryptionError):
-        services.read_identity(db.session.get(Case, case_ids[0]))
+        encryption.read_identity(db.session.get(Case, case_ids[0]))
 
     result = _rotate(rotated)
     assert result.exit_code == 0, result.output
@@ -128,4 +128,4 @@ def test_a_wrong_old_key_changes_nothing(make_app, app, world):
     with rotated.app_context():
         assert set(db.session.scalars(select(CaseKey.master_key_id)).all()) == {OLD_ID}
     with app.app_context():
-        assert services.read_identity(db.session.get(Case, case_ids[0]))["legal_name"]
+        assert encryption.read_identity(db.session.get(Case, case_ids[0]))["legal_name"]

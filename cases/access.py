@@ -1,0 +1,119 @@
+"""Who may open a case: the one place that decides, its audited exceptions (break-glass for an
+admin, for a short while, with a reason) and the emergency lockdown that closes every case."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Select, delete, false, select
+
+import audit
+from accounts.models import Role, StaffSession, User
+from cases import encryption
+from cases.encryption import CaseError
+from cases.models import BreakGlass, Case, CaseAssignment, Lockdown
+from extensions import db
+from security.clock import now
+
+BREAK_GLASS_MINUTES = 30
+
+
+class CaseNotFound(LookupError):
+    """No such case for this person: missing, not theirs, or purged (never says which)."""
+
+
+class CasesLockedDown(PermissionError):
+    """An emergency lockdown is on: no case opens for anyone."""
+
+
+def is_locked_down() -> bool:
+    """True while an emergency lockdown is active."""
+    return db.session.scalar(select(Lockdown.id).where(Lockdown.lifted_at.is_(None))) is not None
+
+
+def cases_visible_to(user: User) -> Select[Case]:
+    """The cases whose contents this user may read: assigned ones, or break-glass for admins."""
+    query = select(Case).where(Case.purged_at.is_(None))
+    if user.role is Role.CASEWORKER:
+        return query.where(
+            Case.id.in_(select(CaseAssignment.case_id).where(CaseAssignment.user_id == user.id))
+        )
+    if user.role is Role.ADMIN:
+        return query.where(
+            Case.id.in_(
+                select(BreakGlass.case_id).where(
+                    BreakGlass.admin_id == user.id, BreakGlass.expires_at > now()
+                )
+            )
+        )
+    return query.where(false())
+
+
+def get_case_for(user: User, case_id: str, action: str = "read") -> Case:
+    """A case the user may open, or CaseNotFound (audited) — the only way views fetch a case."""
+    if is_locked_down():
+        raise CasesLockedDown("Case records are locked down by an admin.")
+    case = db.session.scalar(cases_visible_to(user).where(Case.id == case_id))
+    if case is None:
+        audit.record(user, "case.access_denied", "case", case_id[:64], method=action)
+        raise CaseNotFound(case_id)
+    if action in ("read", "export"):
+        audit.record(user, f"case.{action}", "case", case.id)
+    return case
+
+
+def case_overview_for_admin() -> list[Case]:
+    """Every case's clear fields (code, stage, risk, region, dates) for the admin list."""
+    return list(db.session.scalars(select(Case).order_by(Case.created_at.desc())))
+
+
+# --- Break-glass and lockdown ----------------------------------------------------------------
+
+
+def break_glass(case_id: str, admin: User, reason: str) -> BreakGlass:
+    """Open one case to an admin for a short while, with a reason; audited and shown."""
+    if admin.role is not Role.ADMIN:
+        raise CaseNotFound(case_id)
+    if is_locked_down():
+        raise CasesLockedDown("Case records are locked down.")
+    case = db.session.scalar(select(Case).where(Case.id == case_id, Case.purged_at.is_(None)))
+    if case is None:
+        raise CaseNotFound(case_id)
+    if len(reason.strip()) < 10:
+        raise CaseError("Explain why you need to open this case (at least a sentence).")
+    moment = now()
+    grant = BreakGlass(
+        case_id=case.id,
+        admin_id=admin.id,
+        created_at=moment,
+        expires_at=moment + timedelta(minutes=BREAK_GLASS_MINUTES),
+        reason_enc=encryption.encrypt(case, reason.strip(), "break-glass") or b"",
+    )
+    db.session.add(grant)
+    audit.record(admin, "case.break_glass", "case", case.id)
+    return grant
+
+
+def break_glass_history(case: Case) -> list[tuple[BreakGlass, str | None]]:
+    """Every break-glass opening of the case (shown to its caseworkers)."""
+    grants = db.session.scalars(
+        select(BreakGlass).where(BreakGlass.case_id == case.id).order_by(BreakGlass.id.desc())
+    )
+    return [(grant, encryption.decrypt(case, grant.reason_enc, "break-glass")) for grant in grants]
+
+
+def start_lockdown(actor: User) -> int:
+    """End every staff session and close case pages to everyone until lifted."""
+    if not is_locked_down():
+        db.session.add(Lockdown(started_by_id=actor.id, started_at=now()))
+    ended = db.session.execute(delete(StaffSession)).rowcount or 0  # type: ignore[attr-defined]
+    audit.record(actor, "lockdown.started", "system", None, sessions_ended=int(ended))
+    return int(ended)
+
+
+def lift_lockdown(actor: User) -> None:
+    """Open case pages again."""
+    for lockdown in db.session.scalars(select(Lockdown).where(Lockdown.lifted_at.is_(None))):
+        lockdown.lifted_at = now()
+        lockdown.lifted_by_id = actor.id
+    audit.record(actor, "lockdown.lifted", "system", None)

@@ -1,0 +1,76 @@
+"""A case's encryption: its data key (wrapped by the master key), its identifying fields
+sealed under that key, and the blind index that finds duplicates without decrypting anything."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from cases.models import IDENTITY_FIELDS, BlindIndexEntry, Case
+from extensions import db
+from security import fields as crypto
+from security.blind_index import blind_index, normalise_contact, normalise_name
+
+
+class CaseError(ValueError):
+    """A case rule was broken; the message is safe to show."""
+
+
+def data_key(case: Case) -> bytes:
+    if case.key is None:
+        raise CaseError("This case was purged: its contents no longer exist.")
+    wrapped = crypto.WrappedKey(case.key.master_key_id, case.key.wrapped_key)
+    return crypto.unwrap(wrapped, case.id)
+
+
+def encrypt(case: Case, value: str | None, field: str) -> bytes | None:
+    if not value:
+        return None
+    return crypto.encrypt(data_key(case), value, case.id, field)
+
+
+def decrypt(case: Case, blob: bytes | None, field: str) -> str | None:
+    if blob is None:
+        return None
+    return crypto.decrypt(data_key(case), blob, case.id, field)
+
+
+def read_identity(case: Case) -> dict[str, str | None]:
+    """The identifying fields, decrypted (a DecryptionError names the bad field)."""
+    return {field: decrypt(case, getattr(case, f"{field}_enc"), field) for field in IDENTITY_FIELDS}
+
+
+def _index_entries(values: dict[str, str | None]) -> list[tuple[str, str]]:
+    entries: list[tuple[str, str]] = []
+    for field in ("legal_name", "known_as"):
+        for name in (values.get(field) or "").replace(";", ",").split(","):
+            if normalise_name(name):
+                entries.append(("name", blind_index("name", normalise_name(name))))
+    for handle in (values.get("contact") or "").replace(";", ",").replace("\n", ",").split(","):
+        if normalise_contact(handle):
+            entries.append(("contact", blind_index("contact", normalise_contact(handle))))
+    return entries
+
+
+def find_duplicates(values: dict[str, str | None], exclude_case_id: str | None = None) -> bool:
+    """True when a live case shares a normalised name or contact (by blind index only)."""
+    digests = [digest for _, digest in _index_entries(values)]
+    if not digests:
+        return False
+    query = (
+        select(BlindIndexEntry.case_id)
+        .join(Case, Case.id == BlindIndexEntry.case_id)
+        .where(BlindIndexEntry.digest.in_(digests), Case.purged_at.is_(None))
+    )
+    if exclude_case_id:
+        query = query.where(BlindIndexEntry.case_id != exclude_case_id)
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def write_identity(case: Case, values: dict[str, str | None]) -> None:
+    for field in IDENTITY_FIELDS:
+        if field in values:
+            setattr(case, f"{field}_enc", encrypt(case, (values[field] or "").strip(), field))
+    db.session.execute(delete(BlindIndexEntry).where(BlindIndexEntry.case_id == case.id))
+    current = read_identity(case)
+    for kind, digest in dict.fromkeys(_index_entries(current)):
+        db.session.add(BlindIndexEntry(case_id=case.id, kind=kind, digest=digest))
