@@ -6,11 +6,12 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
 from security.clock import UTCDateTime, now
+from security.columns import value_enum
 
 
 class Role(enum.StrEnum):
@@ -40,10 +41,6 @@ class LinkPurpose(enum.StrEnum):
     RESET = "reset"
 
 
-def _enum(kind: type[enum.Enum], name: str) -> Enum:
-    return Enum(kind, name=name, values_callable=lambda members: [m.value for m in members])
-
-
 class User(UserMixin, db.Model):  # type: ignore[name-defined]
     """A vetted staff member. Created by an admin's invitation or the CLI, never by sign-up."""
 
@@ -52,7 +49,7 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(120))
-    role: Mapped[Role] = mapped_column(_enum(Role, "staff_role"))
+    role: Mapped[Role] = mapped_column(value_enum(Role, "staff_role"))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     totp_secret_sealed: Mapped[str | None] = mapped_column(String(255))
     totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -91,7 +88,7 @@ class StaffSession(db.Model):  # type: ignore[name-defined]
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
-    stage: Mapped[SessionStage] = mapped_column(_enum(SessionStage, "session_stage"))
+    stage: Mapped[SessionStage] = mapped_column(value_enum(SessionStage, "session_stage"))
     is_password_ok: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
@@ -107,10 +104,10 @@ class Invitation(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    purpose: Mapped[LinkPurpose] = mapped_column(_enum(LinkPurpose, "link_purpose"))
+    purpose: Mapped[LinkPurpose] = mapped_column(value_enum(LinkPurpose, "link_purpose"))
     email: Mapped[str] = mapped_column(String(254))
     name: Mapped[str] = mapped_column(String(120))
-    role: Mapped[Role] = mapped_column(_enum(Role, "invited_role"))
+    role: Mapped[Role] = mapped_column(value_enum(Role, "invited_role"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

@@ -9,7 +9,6 @@ from datetime import datetime
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    Enum,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
 from security.clock import UTCDateTime, now
+from security.columns import value_enum
 
 # The identifying fields, all encrypted under the case's data key.
 IDENTITY_FIELDS = (
@@ -32,10 +32,6 @@ IDENTITY_FIELDS = (
     "needs",
     "household_members",
 )
-
-
-def _enum(kind: type[enum.Enum], name: str) -> Enum:
-    return Enum(kind, name=name, values_callable=lambda members: [m.value for m in members])
 
 
 def new_id() -> str:
@@ -87,13 +83,13 @@ class Case(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     code: Mapped[str] = mapped_column(String(12), unique=True)
-    stage: Mapped[Stage] = mapped_column(_enum(Stage, "case_stage"), index=True)
-    risk_level: Mapped[RiskLevel] = mapped_column(_enum(RiskLevel, "risk_level"), index=True)
+    stage: Mapped[Stage] = mapped_column(value_enum(Stage, "case_stage"), index=True)
+    risk_level: Mapped[RiskLevel] = mapped_column(value_enum(RiskLevel, "risk_level"), index=True)
     region: Mapped[str] = mapped_column(String(80))
     destination_country: Mapped[str | None] = mapped_column(String(80))
     household_size: Mapped[int] = mapped_column(Integer, default=1)
     referral_source: Mapped[ReferralSource] = mapped_column(
-        _enum(ReferralSource, "referral_source"), default=ReferralSource.PARTNER
+        value_enum(ReferralSource, "referral_source"), default=ReferralSource.PARTNER
     )
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
@@ -171,8 +167,8 @@ class StageChange(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    from_stage: Mapped[Stage | None] = mapped_column(_enum(Stage, "case_stage"))
-    to_stage: Mapped[Stage] = mapped_column(_enum(Stage, "case_stage"))
+    from_stage: Mapped[Stage | None] = mapped_column(value_enum(Stage, "case_stage"))
+    to_stage: Mapped[Stage] = mapped_column(value_enum(Stage, "case_stage"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -9,7 +9,6 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -20,10 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
 from security.clock import UTCDateTime, now
-
-
-def _enum(kind: type[enum.Enum], name: str) -> Enum:
-    return Enum(kind, name=name, values_callable=lambda members: [m.value for m in members])
+from security.columns import value_enum
 
 
 class Payout(db.Model):  # type: ignore[name-defined]
@@ -135,13 +131,13 @@ class Disbursement(db.Model):  # type: ignore[name-defined]
     case_id: Mapped[str] = mapped_column(String(36), index=True)
     case_code: Mapped[str] = mapped_column(String(12))
     drive_id: Mapped[int] = mapped_column(ForeignKey("drives.id"), index=True)
-    category: Mapped[Category] = mapped_column(_enum(Category, "disbursement_category"))
+    category: Mapped[Category] = mapped_column(value_enum(Category, "disbursement_category"))
     amount_minor: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     payee_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[DisbursementStatus] = mapped_column(
-        _enum(DisbursementStatus, "disbursement_status"), index=True
+        value_enum(DisbursementStatus, "disbursement_status"), index=True
     )
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

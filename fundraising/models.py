@@ -11,7 +11,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -23,10 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
 from security.clock import UTCDateTime, now
-
-
-def _enum(kind: type[enum.Enum], name: str) -> Enum:
-    return Enum(kind, name=name, values_callable=lambda members: [m.value for m in members])
+from security.columns import value_enum
 
 
 class DriveStatus(enum.StrEnum):
@@ -71,7 +67,7 @@ class Drive(db.Model):  # type: ignore[name-defined]
     currency: Mapped[str] = mapped_column(String(3))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[DriveStatus] = mapped_column(_enum(DriveStatus, "drive_status"))
+    status: Mapped[DriveStatus] = mapped_column(value_enum(DriveStatus, "drive_status"))
     suggested_amounts: Mapped[str] = mapped_column(String(200), default="")
     minimum_minor: Mapped[int] = mapped_column(Integer)
     closes_at_goal: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -183,7 +179,7 @@ class Donation(CountedGift, db.Model):  # type: ignore[name-defined]
     amount_minor: Mapped[int] = mapped_column(Integer)
     fee_cover_minor: Mapped[int] = mapped_column(Integer, default=0)
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[DonationStatus] = mapped_column(_enum(DonationStatus, "donation_status"))
+    status: Mapped[DonationStatus] = mapped_column(value_enum(DonationStatus, "donation_status"))
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
     name_sealed: Mapped[str | None] = mapped_column(Text)
@@ -193,7 +189,7 @@ class Donation(CountedGift, db.Model):  # type: ignore[name-defined]
     is_anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     amount_refunded_minor: Mapped[int] = mapped_column(Integer, default=0)
     dispute_status: Mapped[DisputeStatus | None] = mapped_column(
-        _enum(DisputeStatus, "dispute_status")
+        value_enum(DisputeStatus, "dispute_status")
     )
     disputed_minor: Mapped[int] = mapped_column(Integer, default=0)
     failure_message: Mapped[str | None] = mapped_column(String(300))
