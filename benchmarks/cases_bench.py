@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import common
+import seeding
 from staff import login, make_staff
 
 TARGET_LIST_P95_MS = 50.0
@@ -121,7 +122,7 @@ def bulk_insert_cases(app: Any, template_id: str, count: int, owners: list[int])
                 while code in codes:
                     code = "RC-" + "".join(rng.choice(CODE_ALPHABET) for _ in range(6))
                 codes.add(code)
-                created = common._sqlite_value(now - timedelta(days=rng.uniform(1, 700)))
+                created = seeding.sqlite_value(now - timedelta(days=rng.uniform(1, 700)))
                 stage = rng.choice(STAGES)
                 cases.append(
                     (case_id, code, stage, rng.choice(RISKS), "Region", 1, "partner")
@@ -185,10 +186,10 @@ def main() -> int:
 
     procs = common.Processes()
     folder = procs.tempdir("cases-bench-")
-    env = common.app_environment(f"sqlite:///{folder / 'bench.db'}", folder / "instance")
+    env = seeding.app_environment(f"sqlite:///{folder / 'bench.db'}", folder / "instance")
     common.log("migrating")
-    common.migrate(env)
-    common.apply_environment(env)
+    seeding.migrate(env)
+    seeding.apply_environment(env)
     from app import create_app
 
     app = create_app({"WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import common
+import seeding
 from staff import login, make_staff
 
 TARGET_SYNC_SECONDS = 60.0
@@ -278,9 +279,9 @@ def seed_sync_gifts(app: Any, drive_ids: list[int], count: int) -> None:
             )
             totals[drive_id] = totals.get(drive_id, 0) + amount
         rows.sort()
-        common.bulk_insert_donations(app, rows)
+        seeding.bulk_insert_donations(app, rows)
         for drive_id, raised in totals.items():
-            common.add_to_totals(app, drive_id, raised, 0)
+            seeding.add_to_totals(app, drive_id, raised, 0)
 
 
 def check_sync(app: Any, lines: int, payouts: int, eur_drive: int) -> dict[str, int]:
@@ -352,10 +353,10 @@ def run_database(kind: str, args: argparse.Namespace) -> bool:
         url = f"sqlite:///{folder / 'bench.db'}"
     else:
         url = str(common.start_postgres(procs).url())
-    env = common.app_environment(url, folder / "instance")
+    env = seeding.app_environment(url, folder / "instance")
     common.log(f"{kind}: migrating")
-    common.migrate(env)
-    common.apply_environment(env)
+    seeding.migrate(env)
+    seeding.apply_environment(env)
     from app import create_app
 
     app = create_app({"WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
@@ -365,7 +366,7 @@ def run_database(kind: str, args: argparse.Namespace) -> bool:
     gifts = GeneratedStripe(args.lines, args.payouts).per_payout * args.payouts
     common.log(f"{kind}: seeding {gifts} gifts for the balance transactions")
     seed_sync_gifts(app, sync_drives, gifts)
-    common.analyze(app)
+    seeding.analyze(app)
 
     common.log(f"{kind}: syncing {args.lines} balance transactions in {args.payouts} payouts")
     child = subprocess.run(
@@ -389,8 +390,8 @@ def run_database(kind: str, args: argparse.Namespace) -> bool:
     common.log(f"{kind}: seeding {rest} more donations over {len(usd_drives)} drives")
     for index, drive_id in enumerate(usd_drives):
         share = rest // len(usd_drives) + (1 if index < rest % len(usd_drives) else 0)
-        common.seed_in_batches(app, drive_id, share, seed=index * 1_000_003)
-    common.analyze(app)
+        seeding.seed_in_batches(app, drive_id, share, seed=index * 1_000_003)
+    seeding.analyze(app)
     caseworker = make_staff(app, "caseworker@example.org", "caseworker")
     make_staff(app, "finance@example.org", "finance")
     add_requests(app, sync_drives + other_drives, caseworker, 200)

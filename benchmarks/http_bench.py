@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import common
+import seeding
 
 PROGRESS_TARGET = 0.50
 PAGE_TARGET = 0.25
@@ -99,21 +100,21 @@ def bench_backend(
         url = server.url()
     else:
         url = f"sqlite:///{folder / 'app.db'}"
-    env = common.app_environment(url, folder / "instance")
-    common.migrate(env)
-    common.apply_environment(env)
-    app = common.make_app()
+    env = seeding.app_environment(url, folder / "instance")
+    seeding.migrate(env)
+    seeding.apply_environment(env)
+    app = seeding.make_app()
     served = None
     try:
         drives: dict[int, str] = {}
         for index, size in enumerate(sizes):
             slug = f"bench-{size}"
-            drive_id = common.create_drive(app, slug)
+            drive_id = seeding.create_drive(app, slug)
             started = time.monotonic()
-            common.seed_in_batches(app, drive_id, size, seed=index * 10_000_000)
+            seeding.seed_in_batches(app, drive_id, size, seed=index * 10_000_000)
             common.log(f"{backend}: {size:,} donations loaded in {time.monotonic() - started:.1f}s")
             drives[size] = slug
-        common.analyze(app)
+        seeding.analyze(app)
         served = common.start_gunicorn(procs, "app:create_app()", env, folder, backend)
         app_pids = [served.process.pid]
         if server is not None:
@@ -247,7 +248,7 @@ def main() -> int:
     procs = common.Processes()
     workdir = procs.tempdir("safepassage-bench-")
     common.log(common.machine_description())
-    bare_env = common.app_environment("sqlite://", workdir / "bare-instance")
+    bare_env = seeding.app_environment("sqlite://", workdir / "bare-instance")
     bare = common.start_gunicorn(
         procs, "bare_app:app", bare_env, workdir, "bare", chdir=common.BENCH_DIR
     )

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import common
+import seeding
 
 TARGET_EVENTS_PER_SECOND = 300
 # Stripe's published example objects (../shared/stripe/ beside the project, as DESIGN.md says).
@@ -262,15 +263,15 @@ def main() -> int:
     workdir = procs.tempdir("safepassage-webhook-bench-")
     common.log(common.machine_description())
     server = common.start_postgres(procs)
-    env = common.app_environment(server.url(), workdir / "instance")
-    common.migrate(env)
-    common.apply_environment(env)
-    app = common.make_app()
-    drive_id = common.create_drive(app)
-    rows, _, _ = common.donation_rows(drive_id, args.events, seed=11, status="pending")
-    common.bulk_insert_donations(app, rows)
+    env = seeding.app_environment(server.url(), workdir / "instance")
+    seeding.migrate(env)
+    seeding.apply_environment(env)
+    app = seeding.make_app()
+    drive_id = seeding.create_drive(app)
+    rows, _, _ = seeding.donation_rows(drive_id, args.events, seed=11, status="pending")
+    seeding.bulk_insert_donations(app, rows)
     expected_raised = sum(row[2] for row in rows)
-    common.analyze(app)
+    seeding.analyze(app)
     payloads = build_events(drive_id, rows)
     served = common.start_gunicorn(procs, "app:create_app()", env, workdir, "webhook")
     bare = common.start_gunicorn(
