@@ -33,6 +33,7 @@ ALLOWED_DETAIL_KEYS = frozenset(
         "new_role",
         "old_role",
         "outcome",
+        "possible_duplicate",
         "reason",
         "reference",
         "risk",

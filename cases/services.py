@@ -87,7 +87,8 @@ def create_case(
     """Create an encrypted case assigned to its creator; PossibleDuplicate unless allowed."""
     if not (identity.get("legal_name") or "").strip():
         raise CaseError("Enter the person's legal name.")
-    if not allow_duplicate and encryption.find_duplicates(identity):
+    duplicate = encryption.find_duplicates(identity)
+    if duplicate and not allow_duplicate:
         raise PossibleDuplicate(
             "A case with this name or contact already exists: ask an admin before creating another."
         )
@@ -121,7 +122,9 @@ def create_case(
             created_at=moment,
         )
     )
-    audit.record(creator, "case.created", "case", case.id, risk=clear.risk_level.value)
+    # Created over a duplicate warning: the audit log says so, for an admin to review.
+    details = {"possible_duplicate": True} if duplicate else {}
+    audit.record(creator, "case.created", "case", case.id, risk=clear.risk_level.value, **details)
     return case
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import func, select
 
@@ -79,3 +81,36 @@ def test_normalisation():
     assert normalise_name("STRASSE") == normalise_name("straße")
     assert normalise_contact("+1 (555) 010-0") == normalise_contact("+15550100")
     assert normalise_contact("Signal: @Zu.Leika") == normalise_contact("signal:@zu.leika")
+
+
+def _created_details(app):
+    from audit.models import AuditRecord
+
+    with app.app_context():
+        rows = db.session.scalars(
+            select(AuditRecord.details)
+            .where(AuditRecord.action == "case.created")
+            .order_by(AuditRecord.id)
+        ).all()
+    return [json.loads(row) for row in rows]
+
+
+def test_a_duplicate_confirmed_after_an_admins_check_is_created_and_flagged_in_the_audit_log(
+    app, person, first_case
+):
+    other = person()
+    response = other.client.post(
+        "/cases/new",
+        data={
+            **INTAKE,
+            "legal_name": "jose perez",
+            "known_as": "",
+            "contact": "",
+            "confirm_duplicate": "yes",
+        },
+    )
+    assert response.status_code == 302
+    assert _count(app) == 2
+    first, second = _created_details(app)
+    assert "possible_duplicate" not in first
+    assert second["possible_duplicate"] is True  # for an admin reviewing the log
