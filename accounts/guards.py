@@ -10,10 +10,11 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, g, redirect, request, url_for
 from flask_login import current_user
 
+import audit
 from accounts.models import Role, SessionStage, StaffSession, User
 from accounts.services import is_recently_reauthenticated
 from accounts.sessions import find_session
-from extensions import login_manager
+from extensions import db, login_manager
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,6 +60,15 @@ def role_required(*roles: Role | str) -> Callable[[F], F]:
             if not current_user.is_authenticated:
                 return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
             if roles and not current_user.has_role(*roles):
+                # Someone trying pages above their role is worth seeing: recorded, then refused.
+                audit.record(
+                    current_user,
+                    "access.role_denied",
+                    "route",
+                    request.endpoint,
+                    method=request.method,
+                )
+                db.session.commit()
                 abort(403)
             return view(*args, **kwargs)
 
