@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from markupsafe import Markup, escape
 from sqlalchemy import select
@@ -10,20 +10,39 @@ from sqlalchemy import select
 from extensions import db
 from fundraising.models import Donation, DonationStatus, Drive
 from fundraising.money import format_money
+from security.clock import now
 
 WIDTH, HEIGHT, PAD = 640, 220, 36
+CATEGORY_ROW = 34  # one bar of the category chart, however few categories there are
+COLOURS = {"bar": "#5b2a86", "line": "#1d6b3a"}
 
 
-def _frame(title: str, body: str) -> Markup:
+def _frame(title: str, body: str, height: int = HEIGHT) -> Markup:
     return Markup(  # noqa: S704  (every text below is escaped)
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
         f"<title>{escape(title)}</title>{body}</svg>"
     )
 
 
-def gifts_per_hour(drive: Drive, end: datetime, hours: int = 72) -> tuple[Markup, Markup]:
-    """Bars of gifts per hour and a line of the cumulative total, over the last hours."""
+def _text(x: float, y: float, text: str, size: int = 12, anchor: str = "start") -> str:
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}">'
+        f"{escape(text)}</text>"
+    )
+
+
+def _time_axis(hours: int, ended: bool) -> str:
+    first, last = (f"{hours} hours before", "the end") if ended else (f"{hours} hours ago", "now")
+    return _text(PAD, HEIGHT - 8, first) + _text(WIDTH - PAD, HEIGHT - 8, last, anchor="end")
+
+
+def gifts_per_hour(drive: Drive, gross_minor: int, hours: int = 72) -> tuple[Markup, Markup]:
+    """Bars of gifts per hour over the drive's last hours (up to now, or to its end), and its
+    cumulative total over them, rising to its gross: what it had before plus each hour's gifts."""
+    moment = now()
+    ended = moment >= drive.ends_at
+    end = drive.ends_at if ended else moment
     start = end - timedelta(hours=hours)
     rows = db.session.execute(
         select(Donation.succeeded_at, Donation.amount_minor).where(
@@ -35,61 +54,63 @@ def gifts_per_hour(drive: Drive, end: datetime, hours: int = 72) -> tuple[Markup
     ).all()
     counts = [0] * hours
     sums = [0] * hours
-    for moment, amount in rows:
-        if moment is None:
+    for succeeded_at, amount in rows:
+        if succeeded_at is None:
             continue
-        index = min(int((moment - start).total_seconds() // 3600), hours - 1)
+        index = min(int((succeeded_at - start).total_seconds() // 3600), hours - 1)
         counts[index] += 1
         sums[index] += amount
     peak = max(counts) or 1
     bar = (WIDTH - 2 * PAD) / hours
+    plot = HEIGHT - 2 * PAD
     bars = "".join(
-        f'<rect x="{PAD + i * bar:.1f}" y="{HEIGHT - PAD - (c / peak) * (HEIGHT - 2 * PAD):.1f}" '
-        f'width="{max(bar - 1, 1):.1f}" height="{(c / peak) * (HEIGHT - 2 * PAD):.1f}" '
-        f'fill="#5b2a86"><title>{c} gifts</title></rect>'
+        f'<rect x="{PAD + i * bar:.1f}" y="{HEIGHT - PAD - (c / peak) * plot:.1f}" '
+        f'width="{max(bar - 1, 1):.1f}" height="{(c / peak) * plot:.1f}" '
+        f'fill="{COLOURS["bar"]}"><title>{c} gifts</title></rect>'
         for i, c in enumerate(counts)
     )
-    axis = (
-        f'<text x="{PAD}" y="{HEIGHT - 8}" font-size="12">{hours} hours ago</text>'
-        f'<text x="{WIDTH - PAD}" y="{HEIGHT - 8}" font-size="12" text-anchor="end">now</text>'
-        f'<text x="{PAD}" y="20" font-size="12">peak {peak} gifts/hour</text>'
-    )
-    running, points = 0, []
-    total = sum(sums) or 1
+    per_hour = bars + _time_axis(hours, ended) + _text(PAD, 20, f"peak {peak} gifts/hour")
+
+    window = sum(sums)
+    total = max(gross_minor, window)
+    before = total - window
+    scale = total or 1
+    running = before
+    points = [f"{PAD:.1f},{HEIGHT - PAD - (running / scale) * plot:.1f}"]
     for i, value in enumerate(sums):
         running += value
-        x = PAD + (i + 1) * bar
-        y = HEIGHT - PAD - (running / total) * (HEIGHT - 2 * PAD)
-        points.append(f"{x:.1f},{y:.1f}")
-    line = (
-        f'<polyline points="{" ".join(points)}" fill="none" stroke="#1d6b3a" stroke-width="3"/>'
-        if points
-        else ""
-    )
-    label = (
-        f'<text x="{WIDTH - PAD}" y="20" font-size="12" text-anchor="end">'
-        f"{escape(format_money(sum(sums), drive.currency))} in {hours} h</text>"
+        points.append(f"{PAD + (i + 1) * bar:.1f},{HEIGHT - PAD - (running / scale) * plot:.1f}")
+    cumulative = (
+        f'<polyline points="{" ".join(points)}" fill="none" stroke="{COLOURS["line"]}" '
+        f'stroke-width="3"/>'
+        + _time_axis(hours, ended)
+        + _text(PAD, 20, f"{format_money(total, drive.currency)} in all")
+        + _text(
+            WIDTH - PAD,
+            20,
+            f"{format_money(window, drive.currency)} in the last {hours} h",
+            anchor="end",
+        )
     )
     return (
-        _frame(f"Gifts per hour to {drive.title}, last {hours} hours", bars + axis),
-        _frame(f"Cumulative total given to {drive.title}, last {hours} hours", line + axis + label),
+        _frame(f"Gifts per hour to {drive.title}, last {hours} hours", per_hour),
+        _frame(f"Cumulative total given to {drive.title}, last {hours} hours", cumulative),
     )
 
 
 def by_category(sums: dict[str, int], currency: str, title: str) -> Markup:
-    """Horizontal bars of money by category."""
+    """Horizontal bars of money by category, one row each."""
     if not sums:
-        return _frame(title, f'<text x="{PAD}" y="40" font-size="14">Nothing paid yet.</text>')
+        return _frame(title, _text(PAD, 40, "Nothing paid yet.", size=14), height=60)
     peak = max(sums.values()) or 1
-    row = (HEIGHT - 2 * 12) / max(len(sums), 1)
     parts = []
     for i, (label, amount) in enumerate(sorted(sums.items(), key=lambda item: -item[1])):
-        y = 12 + i * row
-        width = (amount / peak) * (WIDTH - 220)
+        y = 8 + i * CATEGORY_ROW
+        middle = y + CATEGORY_ROW / 2 + 4
+        width = (amount / peak) * (WIDTH - 240)
         parts.append(
-            f'<text x="0" y="{y + row / 2 + 4:.1f}" font-size="13">{escape(label)}</text>'
-            f'<rect x="150" y="{y + 4:.1f}" width="{width:.1f}" height="{row - 8:.1f}" '
-            f'fill="#5b2a86"/><text x="{156 + width:.1f}" y="{y + row / 2 + 4:.1f}" '
-            f'font-size="12">{escape(format_money(amount, currency))}</text>'
+            _text(0, middle, label, size=13) + f'<rect x="150" y="{y + 4:.1f}" width="{width:.1f}" '
+            f'height="{CATEGORY_ROW - 8}" fill="{COLOURS["bar"]}"/>'
+            + _text(156 + width, middle, format_money(amount, currency))
         )
-    return _frame(title, "".join(parts))
+    return _frame(title, "".join(parts), height=16 + len(sums) * CATEGORY_ROW)

@@ -68,7 +68,7 @@ def drive(drive_id: int) -> ResponseReturnValue:
         row = services.ledger_for(drive_id)
     except services.FinanceError:
         abort(404)
-    per_hour, cumulative = charts.gifts_per_hour(row.drive, min(now(), row.drive.ends_at))
+    per_hour, cumulative = charts.gifts_per_hour(row.drive, row.gross)
     spending = {
         category.label: amount
         for category, amount in services.spending_by_category(drive_id).items()

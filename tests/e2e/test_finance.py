@@ -60,6 +60,7 @@ def test_finance_reconciles_a_payout_and_approves_a_disbursement(live_server, pa
     page.locator("a[href*='/finance/payouts/']").first.click()
     expect(page.locator("main")).to_contain_text("add up to the payout exactly")
     assert_accessible(page)
+    screenshot(page, "payout")
     page.get_by_label("Bank statement reference").fill("BANK-2026-11-22-001")
     page.get_by_role("button", name="Mark reconciled").click()
     expect(page.locator("main")).to_contain_text("BANK-2026-11-22-001")
@@ -72,3 +73,10 @@ def test_finance_reconciles_a_payout_and_approves_a_disbursement(live_server, pa
     page.get_by_role("button", name="Mark paid").click()
     expect(page.locator("main")).to_contain_text("TRANSFER-42")
     assert_accessible(page)
+
+    # The drive's ledger now counts the paid flight, and draws it.
+    page.goto(live_server(f"/finance/drives/{drive_id}"))
+    expect(page.locator("main")).to_contain_text("$640.00")
+    expect(page.locator("main svg")).to_have_count(3)
+    assert_accessible(page)
+    screenshot(page, "ledger")

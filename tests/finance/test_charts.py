@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+
+import pytest
 
 from accounts.models import Role
+from finance import charts
 from tests.factories import make_drive
 from tests.finance.conftest import donate, fund
 
@@ -29,8 +33,48 @@ def test_the_drive_page_draws_three_labelled_svg_charts(app, staff, clock):
         assert "Relocate &lt;five&gt; &amp; more" in title.group(1)
         assert "<five>" not in chart
     assert "peak 1 gifts/hour" in charts[0]
-    assert "$75.00 in 72 h" in charts[1]
+    assert "$75.00 in all" in charts[1]
+    assert "$75.00 in the last 72 h" in charts[1]
+    assert "gifts/hour" not in charts[1]
     assert "Nothing paid yet." in charts[2]
+
+
+def test_the_cumulative_line_starts_from_what_the_drive_had_before_the_window(app, staff, clock):
+    drive_id = make_drive(app, ends_at=clock() + timedelta(days=10))
+    donate(app, drive_id, 5000)
+    clock.advance(hours=80)
+    donate(app, drive_id, 2500)
+    page = staff(Role.FINANCE).client.get(f"/finance/drives/{drive_id}").get_data(as_text=True)
+    per_hour, cumulative, _ = svgs(page)
+    assert "72 hours ago" in per_hour
+    assert "$75.00 in all" in cumulative
+    assert "$25.00 in the last 72 h" in cumulative
+    heights = [float(y) for y in re.findall(r'points="[\d.]+,([\d.]+)', cumulative)]
+    assert heights  # the line starts two thirds of the way up, not at zero
+    baseline, top = charts.HEIGHT - charts.PAD, charts.PAD
+    assert heights[0] == pytest.approx(baseline - (baseline - top) * 2 / 3, abs=0.1)
+
+
+def test_an_ended_drive_is_drawn_up_to_its_end(app, staff, clock):
+    drive_id = make_drive(app, ends_at=clock() + timedelta(hours=3))
+    donate(app, drive_id, 5000)
+    clock.advance(days=5)
+    page = staff(Role.FINANCE).client.get(f"/finance/drives/{drive_id}").get_data(as_text=True)
+    per_hour, cumulative, _ = svgs(page)
+    assert "peak 1 gifts/hour" in per_hour
+    assert ">the end<" in per_hour
+    assert ">now<" not in per_hour
+    assert "$50.00 in the last 72 h" in cumulative
+
+
+def test_each_category_gets_a_bar_of_the_same_height_however_few():
+    one = charts.by_category({"Flight": 64_000}, "usd", "Paid out")
+    three = charts.by_category({"Flight": 64_000, "Housing": 32_000, "Medical": 5}, "usd", "Out")
+    assert re.findall(r'<rect [^>]*height="(\d+)"', one) == [str(charts.CATEGORY_ROW - 8)]
+    assert len(set(re.findall(r'<rect [^>]*height="(\d+)"', three))) == 1
+    widths = [float(w) for w in re.findall(r'<rect [^>]*width="([\d.]+)"', three)]
+    assert widths[0] == 2 * widths[1]
+    assert "$640.00" in one
 
 
 def test_a_drive_that_does_not_exist_is_404(app, staff):
