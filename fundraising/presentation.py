@@ -72,6 +72,12 @@ def percent(raised_minor: int, goal_minor: int) -> int:
     return min(100, raised_minor * 100 // goal_minor) if goal_minor else 0
 
 
+def bar_width(raised_minor: int, goal_minor: int) -> int:
+    """The progress bar's width in whole percent: at least 1 once anything is raised, so the
+    first gifts to a large goal show (static/js/donate.js draws the same rule)."""
+    return max(1, percent(raised_minor, goal_minor)) if raised_minor > 0 else 0
+
+
 def drive_context(drive: Drive) -> dict[str, Any]:
     """Everything the drive page template needs."""
     config = current_app.config
@@ -81,7 +87,6 @@ def drive_context(drive: Drive) -> dict[str, Any]:
         "drive": drive,
         "is_open": drives.is_open(drive, moment),
         "has_started": drive.starts_at <= moment,
-        "percent": percent(drive.totals.raised_minor, drive.goal_minor),
         "story_html": render_story(drive.story),
         "recent": services.recent_gifts(drive),
         "suggested": [

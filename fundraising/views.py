@@ -21,7 +21,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import generate_csrf
 
 from extensions import db, limiter
-from fundraising import drives, services, webhooks
+from fundraising import drives, presentation, services, webhooks
 from fundraising.forms import DonationForm
 from fundraising.models import Donation, Drive, DriveStatus
 from fundraising.money import InvalidAmount, parse_amount
@@ -38,6 +38,8 @@ from security.headers import allows_stripe, csp_nonce
 
 log = logging.getLogger(__name__)
 bp = Blueprint("fundraising", __name__)
+bp.add_app_template_global(presentation.percent, "percent")
+bp.add_app_template_global(presentation.bar_width, "bar_width")
 
 # Where the cached drive page keeps the per-request CSRF token and CSP nonce (never in a page).
 CSRF_HOLE = "\x00csrf-token\x00"

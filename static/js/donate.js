@@ -43,7 +43,8 @@
     byId("donors").textContent = String(data.donors);
     var pct = data.goal_minor ? Math.min(100, Math.floor(data.raised_minor * 100 / data.goal_minor)) : 0;
     byId("bar").setAttribute("aria-valuenow", String(pct));
-    byId("bar-fill").style.width = pct + "%";
+    /* The width is a class (w-0 ... w-100), at least 1 % once anything is raised, as on the server. */
+    byId("bar-fill").className = "bar-fill w-" + (data.raised_minor > 0 ? Math.max(1, pct) : 0);
     if (!data.open && byId("donate-form")) {
       byId("progress-status").textContent = "This drive has now closed.";
     }

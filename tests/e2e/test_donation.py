@@ -72,6 +72,7 @@ def test_donor_gives_and_another_page_sees_the_total_move(live_server, context, 
     watcher = watcher_context.new_page()
     watcher.goto(live_server("/drives/e2e-drive"))
     assert raised(watcher) == "$0.00"
+    assert watcher.locator("#bar-fill").bounding_box()["width"] == 0
 
     page = context.new_page()
     page.goto(live_server("/drives/e2e-drive"))
@@ -93,6 +94,11 @@ def test_donor_gives_and_another_page_sees_the_total_move(live_server, context, 
     # The watcher never reloads: its script polls progress.json while visible.
     expect(watcher.locator("#raised")).to_have_text("$103.30", timeout=20_000)
     expect(watcher.locator("#donors")).to_have_text("1")
+    # $103.30 of $60,000 is under 1 %: the bar still shows the first gift.
+    expect(watcher.locator("#bar")).to_have_attribute("aria-valuenow", "0")
+    expect(watcher.locator("#bar-fill")).to_have_class("bar-fill w-1")
+    watcher.wait_for_timeout(700)  # the width's transition
+    assert watcher.locator("#bar-fill").bounding_box()["width"] > 0
     watcher_context.close()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -54,6 +55,22 @@ def test_the_page_shows_raised_goal_and_donors(app, client):
     assert '<strong id="raised">$75.00</strong>' in text
     assert '<span id="goal">$60,000.00</span>' in text
     assert '<span id="donors">2</span> donors' in text
+
+
+@pytest.mark.parametrize(
+    ("raised", "valuenow", "width"),
+    [(0, 0, 0), (500, 0, 1), (27_000, 4, 4), (300_000, 50, 50), (900_000, 100, 100)],
+)
+def test_the_bar_shows_the_true_percent_and_any_gift_at_all(app, client, raised, valuenow, width):
+    drive_id = make_drive(app, goal_minor=600_000)
+    if raised:
+        deliver(client, make_gift(app, drive_id, raised).succeeded())
+    for text in (page_text(client), client.get("/").get_data(as_text=True)):
+        bar = re.search(
+            r'<div class="bar"[^>]*aria-valuenow="(\d+)"><span class="bar-fill w-(\d+)"', text
+        )
+        assert bar is not None
+        assert (int(bar.group(1)), int(bar.group(2))) == (valuenow, width)
 
 
 def test_recent_gifts_show_a_first_name_or_anonymous_never_the_email(app, client):
