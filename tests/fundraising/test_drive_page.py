@@ -205,3 +205,12 @@ def test_an_ended_drive_page_does_not_load_stripe_js(make_app, clock):
     make_drive(app)
     clock.advance(hours=100)
     assert LOCAL_STRIPE_JS not in page_text(app.test_client())
+
+
+def test_an_open_drive_page_links_to_its_form_and_an_ended_one_does_not(app, client, clock):
+    make_drive(app)
+    assert 'href="#give-heading">Give now</a>' in page_text(client)
+    clock.advance(hours=100)
+    text = page_text(client)
+    assert "#give-heading" not in text
+    assert "This drive has ended" in text
