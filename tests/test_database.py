@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -25,10 +27,20 @@ def pooled_backend_pid(app) -> int:
 
 
 def terminate(database_url: str, pid: int) -> None:
-    """What a server restart or an idle timeout does to a connection sitting in the pool."""
+    """What a server restart or an idle timeout does to a connection sitting in the pool.
+
+    pg_terminate_backend only signals the server process; it returns before that process has
+    said goodbye and closed the socket, so wait until it is gone (a restart has finished
+    closing connections before the next request can reach the new server, too)."""
     engine = create_engine(database_url)
     with engine.connect() as connection:
         connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        deadline = time.monotonic() + 10
+        while connection.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+        ).scalar_one():
+            assert time.monotonic() < deadline, "the terminated backend did not exit"
+            time.sleep(0.01)
     engine.dispose()
 
 
