@@ -98,6 +98,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(load_config(Path(app.instance_path), config))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("stripe").setLevel(logging.WARNING)  # request logs add nothing we need
+    # Flask-Limiter logs each refusal at INFO with its key: the client's address. A donor's or
+    # a staff member's address is personal data; security.errors logs the refusal without it.
+    logging.getLogger("flask-limiter").setLevel(logging.WARNING)
 
     db.init_app(app)
     migrate.init_app(

@@ -44,6 +44,8 @@ def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
     """Render an HTTP error; CSRF failures explain themselves without detail."""
     code = error.code or 500
     message = None
+    if code == 429:  # card testing or password guessing shows up here; never with the address
+        log.info("rate limit reached on %s %s", request.method, request.endpoint)
     if code == 400 and getattr(error, "description", "").lower().startswith("the csrf"):
         message = "This form expired or was sent from elsewhere. Reload the page and try again."
     return render_error(code, message)

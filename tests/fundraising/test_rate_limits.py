@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import subprocess
@@ -190,3 +191,16 @@ def test_stripe_webhook_deliveries_are_never_limited_even_under_a_default_limit(
         assert response.status_code == 200
         assert response.get_json()["outcome"] == "applied"
     assert totals(app, drive_id) == (5000, 5)
+
+
+def test_a_refused_address_is_not_written_to_the_log(make_app, caplog):
+    # A donor's address next to the drive they gave to is personal data; the limiter's own
+    # "exceeded" message carries it, so it must not reach the app's log.
+    app = make_app(RATELIMIT_ENABLED=True, DONATE_RATE_LIMIT_PER_IP="1 per minute")
+    make_drive(app)
+    client = app.test_client()
+    with caplog.at_level(logging.DEBUG):
+        donate(client, "203.0.113.77")
+        assert_limited(donate(client, "203.0.113.77"))
+    assert "203.0.113.77" not in caplog.text
+    assert "rate limit reached on POST fundraising.donate" in caplog.text  # still seen, anonymously
