@@ -76,6 +76,7 @@ def test_donor_gives_and_another_page_sees_the_total_move(live_server, context, 
     # On a phone the form is below the story: the link at the top takes the donor there.
     watcher.get_by_role("link", name="Give now").click()
     expect(watcher.get_by_role("heading", name="Give")).to_be_in_viewport()
+    assert_accessible(watcher)
 
     page = context.new_page()
     page.goto(live_server("/drives/e2e-drive"))
