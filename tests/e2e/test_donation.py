@@ -102,8 +102,8 @@ def test_donor_gives_and_another_page_sees_the_total_move(live_server, context, 
     # $103.30 of $60,000 is under 1 %: the bar still shows the first gift.
     expect(watcher.locator("#bar")).to_have_attribute("aria-valuenow", "0")
     expect(watcher.locator("#bar-fill")).to_have_class("bar-fill w-1")
-    watcher.wait_for_timeout(700)  # the width's transition
-    assert watcher.locator("#bar-fill").bounding_box()["width"] > 0
+    # Visible once the width's transition has run (waits for it, fails after the timeout).
+    watcher.wait_for_function("document.getElementById('bar-fill').offsetWidth > 0")
     watcher_context.close()
 
 
