@@ -49,12 +49,23 @@ DEMO_CREDENTIALS_FILE = "demo-credentials.txt"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver starts no transactions of its own: SQLAlchemy's "begin" (below) does.
+    dbapi_connection.isolation_level = None
     # secure_delete: deleted ciphertext is overwritten, not left in free pages.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    """Every SQLite transaction takes the write lock when it begins (SQLAlchemy's pysqlite
+    recipe). pysqlite would otherwise start no transaction for a SELECT, so a writer's
+    read-then-write (lock a donation, re-read its state, apply) would not be serialised; and
+    a deferred transaction that reads and then writes fails at once, instead of waiting,
+    when another writer got there first. Waiting is bounded by busy_timeout."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _discard_if_server_hung_up(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -78,6 +89,7 @@ def _configure_engine(app: Flask) -> None:
         engine: Engine = db.engine
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin_immediate)
         elif engine.dialect.driver == "psycopg":
             event.listen(engine, "checkout", _discard_if_server_hung_up)
 

@@ -78,6 +78,9 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         or f"sqlite:///{instance_path / 'app.db'}",
         # Connections the server closed are dropped at checkout without a query (app.py).
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 3600},
+        # Each worker's pool on a database server: one connection per gunicorn thread (16,
+        # gunicorn.conf.py) with a few over for bursts.
+        "DATABASE_POOL_SIZE": int(os.environ.get("DATABASE_POOL_SIZE", "16")),
         "STRIPE_SECRET_KEY": _from_env("STRIPE_SECRET_KEY"),
         "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY"),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE"),
@@ -94,9 +97,12 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "LOCKOUT_THRESHOLD": 5,
         "LOCKOUT_BASE_MINUTES": 15,
         "DONATE_RATE_LIMIT_PER_IP": os.environ.get("DONATE_RATE_LIMIT_PER_IP", "10 per minute"),
-        "DONATE_RATE_LIMIT_PER_DRIVE": os.environ.get(
-            "DONATE_RATE_LIMIT_PER_DRIVE", "1200 per minute"
-        ),
+        # The decline-rate breaker (fundraising/card_testing.py): this many declines on one
+        # drive in the window, making up at least this share of its attempts, and addresses
+        # with a decline there are refused for the hold.
+        "CARD_TESTING_DECLINES": os.environ.get("CARD_TESTING_DECLINES", "40 per 5 minutes"),
+        "CARD_TESTING_DECLINE_SHARE": float(os.environ.get("CARD_TESTING_DECLINE_SHARE", "0.5")),
+        "CARD_TESTING_HOLD_MINUTES": int(os.environ.get("CARD_TESTING_HOLD_MINUTES", "30")),
         # Seconds each worker keeps the public drive page and progress.json (0: off).
         "PUBLIC_CACHE_SECONDS": float(os.environ.get("PUBLIC_CACHE_SECONDS", "2")),
         "DONATION_MAX_MAJOR": int(os.environ.get("DONATION_MAX_MAJOR", "10000")),
@@ -140,4 +146,10 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
             settings.update({name: generated[name] for name in absent})
     for name in ("CASE_MASTER_KEY", "BLIND_INDEX_KEY"):
         decode_key(name, settings[name])
+    if not str(settings["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+        settings["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "pool_size": settings["DATABASE_POOL_SIZE"],
+            "max_overflow": 4,
+            **settings["SQLALCHEMY_ENGINE_OPTIONS"],
+        }
     return settings

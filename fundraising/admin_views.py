@@ -22,7 +22,7 @@ from accounts.forms import ConfirmForm
 from accounts.guards import role_required
 from accounts.models import Role
 from extensions import db
-from fundraising import drives
+from fundraising import card_testing, drives
 from fundraising.covers import InvalidImage, set_cover
 from fundraising.forms import DonationForm, DriveForm, ExtendForm
 from fundraising.models import Drive, DriveStatus
@@ -111,6 +111,7 @@ def index() -> ResponseReturnValue:
     return render_template(
         "fundraising/admin/index.html",
         drives=drives.all_drives(),
+        suspicions=card_testing.suspicions(),
         confirm_form=ConfirmForm(),
         moment=now(),
     )

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import click
 from flask import Blueprint, current_app
 
 from extensions import db
-from fundraising import drives
+from fundraising import drives, pending
 from fundraising.models import DriveStatus
 from fundraising.money import InvalidAmount, parse_amount
+from fundraising.stripe_gateway import current_gateway
 from security.clock import now
 
 bp = Blueprint("drives_cli", __name__, cli_group="drives")
@@ -73,3 +74,34 @@ def local_webhook_secret_command() -> None:
     if current_app.config["APP_ENV"] == "production":
         raise click.ClickException("This command is disabled in production.")
     click.echo(current_app.config["STRIPE_WEBHOOK_SECRET"])
+
+
+AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_age(value: str) -> timedelta:
+    """An age such as 30s, 10m, 2h or 1d."""
+    text = value.strip().lower()
+    unit = AGE_UNITS.get(text[-1:]) if text else None
+    if unit is None or not text[:-1].isdigit():
+        raise click.BadParameter(
+            f"{value!r} is not an age; use a whole number and a unit: 30s, 10m, 2h or 1d",
+            param_hint="--older-than",
+        )
+    return timedelta(**{unit: int(text[:-1])})
+
+
+@stripe_bp.cli.command("reconcile-pending")
+@click.option(
+    "--older-than",
+    "older_than",
+    default="10m",
+    show_default=True,
+    help="Only gifts whose state last changed at least this long ago (30s, 10m, 2h, 1d)",
+)
+def reconcile_pending_command(older_than: str) -> None:
+    """Settle gifts still pending, processing, in 3-D Secure or unreachable, from Stripe."""
+    report = pending.reconcile_pending(current_gateway(), parse_age(older_than))
+    click.echo(report.summary())
+    if report.unavailable:
+        raise click.ClickException("Stripe did not answer for some gifts; run again later.")

@@ -5,7 +5,8 @@ python -m fundraising.localstripe_server [--port 0] [--port-file F] [--delay-ms 
 
 Differences from plain `localstripe`, each one so the app sends the same calls it sends to Stripe:
 - no pickling of the whole state to /tmp/localstripe.pickle after every change (quadratic, and
-  shared by every localstripe on the machine);
+  shared by every localstripe on the machine), and lists read per-type indexes instead of
+  scanning the whole store (`localstripe_index`), so each call costs the same at any size;
 - `--port 0` takes a free port and writes it to --port-file;
 - `--delay-ms` adds Stripe's real latency to every API answer, for load tests;
 - PaymentIntents accept `receipt_email`, `description`, `statement_descriptor_suffix`,
@@ -13,6 +14,8 @@ Differences from plain `localstripe`, each one so the app sends the same calls i
 - an `Idempotency-Key` replays the first answer, as Stripe does;
 - the publishable key may create PaymentMethods, as Stripe.js does with Stripe;
 - 4000 0000 0000 0002 is declined when charged, as with Stripe;
+- PaymentIntents are listed newest first and filtered by `created` (gt, gte, lt, lte or an
+  exact time), as Stripe does (the pending-gift sweep looks an intent up by its metadata);
 - `--stripe-js` serves a Stripe.js stand-in (tests/e2e/stripe_shim.js) in place of its own.
 Development and tests only: it is a fake, and never runs in production.
 """
@@ -29,6 +32,8 @@ from typing import Any
 from aiohttp import web
 from localstripe import resources, server, webhooks
 
+from fundraising import localstripe_index
+
 EXTRA_INTENT_PARAMS = (
     "receipt_email",
     "description",
@@ -37,10 +42,6 @@ EXTRA_INTENT_PARAMS = (
     "use_stripe_sdk",
 )
 PUBLISHABLE_KEY = "publishable_key"
-
-
-def _no_disk(*_args: Any, **_kwargs: Any) -> None:
-    return None
 
 
 def _patch_payment_intents() -> None:
@@ -62,6 +63,54 @@ def _patch_payment_intents() -> None:
         return bool(original_declined(self))
 
     resources.PaymentMethod._charging_is_declined = charging_is_declined
+
+
+CREATED_BOUNDS = {
+    "gt": lambda created, bound: created > bound,
+    "gte": lambda created, bound: created >= bound,
+    "lt": lambda created, bound: created < bound,
+    "lte": lambda created, bound: created <= bound,
+}
+
+
+def _created_filter(created: Any) -> Any:
+    """A predicate on an object's `created` for Stripe's `created` list parameter."""
+    if isinstance(created, str):
+        created = {"eq": created}
+    if not isinstance(created, dict) or not created:
+        raise resources.UserError(400, "created must be a time or a set of bounds")
+    bounds = []
+    for name, text in created.items():
+        if name not in (*CREATED_BOUNDS, "eq") or not str(text).isdigit():
+            raise resources.UserError(400, f"Invalid created[{name}]")
+        bounds.append((name, int(text)))
+
+    def matches(obj: Any) -> bool:
+        return all(
+            obj.created == bound if name == "eq" else CREATED_BOUNDS[name](obj.created, bound)
+            for name, bound in bounds
+        )
+
+    return matches
+
+
+def _patch_intent_listing() -> None:
+    def list_all(
+        cls: Any, url: str, limit: Any = None, starting_after: Any = None, **kwargs: Any
+    ) -> Any:
+        created = kwargs.pop("created", None)
+        matches = _created_filter(created) if created is not None else None
+        listing = resources.StripeObject._api_list_all.__func__(
+            cls, url, limit=limit, starting_after=starting_after, **kwargs
+        )
+        intents = listing._list
+        if matches is not None:
+            intents = [intent for intent in intents if matches(intent)]
+        # Stripe lists newest first; the store keeps insertion order (oldest first).
+        listing._list = intents[::-1]
+        return listing
+
+    resources.PaymentIntent._api_list_all = classmethod(list_all)
 
 
 def _patch_publishable_key() -> None:
@@ -130,9 +179,9 @@ def main() -> None:
     parser.add_argument("--stripe-js", help="serve this file as Stripe.js")
     args = parser.parse_args()
 
-    resources.Store.dump_to_disk = _no_disk
-    resources.Store.try_load_from_disk = _no_disk
+    localstripe_index.install()
     _patch_payment_intents()
+    _patch_intent_listing()
     _patch_publishable_key()
     for middleware in reversed(_middlewares(args.delay_ms / 1000, args.stripe_js)):
         server.app.middlewares.insert(1, middleware)  # inside the error middleware

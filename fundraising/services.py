@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, select, update
 import audit
 from extensions import db
 from fundraising.drives import FundraisingError, is_open, maximum_minor
-from fundraising.locked_rows import LockedDonation
+from fundraising.locked_rows import LockedDonation, lock_for_intent
 from fundraising.models import (
     CountedGift,
     DisputeStatus,
@@ -154,11 +154,6 @@ def donor_details(donation: Donation) -> dict[str, str | None]:
     }
 
 
-def receipt_email(donation: Donation) -> str | None:
-    """The address Stripe sends the receipt to, if the donor gave one."""
-    return donor_details(donation)["email"]
-
-
 def _contribution(donation: CountedGift) -> tuple[int, int, int, int, int]:
     return (
         donation.counted_minor,
@@ -187,8 +182,10 @@ MOVE_TOTALS = (
 def _apply(donation: Gift, change: Callable[[Any], None]) -> None:
     """Apply a change to a donation and move the drive's totals by the difference, atomically.
 
-    The donation is a mapped `Donation` (flushed with the session) or a webhook's
-    `LockedDonation` (which the webhook saves); the rules are the same for both."""
+    The donation is a `LockedDonation` (a row locked and re-read by `record_payment` or a
+    webhook handler, which saves it), or a mapped `Donation` created in this same transaction
+    (seeding and tests: no other writer can see it yet). The rules are the same for both; the
+    donation row is always locked before the drive's totals row (one lock order)."""
     before = _contribution(donation)
     change(donation)
     donation.updated_at = now()
@@ -279,20 +276,45 @@ def record_dispute(donation: Gift, status: DisputeStatus, amount_minor: int) -> 
     _apply(donation, change)
 
 
-def find_donation_for_intent(
-    payment_intent_id: str | None, donation_id: str | None = None
-) -> Donation | None:
-    """The donation behind a PaymentIntent (by our metadata id first, then the intent id).
+def record_payment(result: PaymentResult, donation_id: str | None = None) -> DonationStatus | None:
+    """The one way Stripe's word on a PaymentIntent reaches a donation: lock the donation's row,
+    re-read its state under the lock, apply the transition, write it with the drive's totals.
 
-    Webhooks lock the row instead: `fundraising.locked_rows.lock_for_intent`."""
-    query = select(Donation)
-    if donation_id:
-        query = query.where(Donation.id == donation_id)
-    elif payment_intent_id:
-        query = query.where(Donation.payment_intent_id == payment_intent_id)
-    else:
+    Used by the donate answer, the thank-you page, the webhook and `reconcile-pending`, so two
+    of them racing on one payment count it once. Returns the state after, or None when no
+    donation matches. The caller commits (`security.transactions.committed`)."""
+    donation = lock_for_intent(
+        result.payment_intent_id, donation_id or result.metadata.get("donation_id")
+    )
+    if donation is None:
         return None
-    return db.session.scalar(query)
+    apply_payment_result(donation, result)
+    donation.save()
+    return donation.status
+
+
+def record_payment_failure(
+    donation_id: str,
+    status: DonationStatus,
+    message: str | None = None,
+    payment_intent_id: str | None = None,
+) -> DonationStatus | None:
+    """A decline, a refusal or an unreachable Stripe, through the same lock as a success."""
+    donation = lock_for_intent(None, donation_id)
+    if donation is None:
+        return None
+    if payment_intent_id and donation.payment_intent_id is None:
+        donation.payment_intent_id = payment_intent_id
+    set_payment_status(donation, status, message)
+    donation.save()
+    return donation.status
+
+
+def find_donation_for_intent(payment_intent_id: str) -> Donation | None:
+    """The donation behind a PaymentIntent id, for reading (writers use `record_payment`)."""
+    return db.session.scalar(
+        select(Donation).where(Donation.payment_intent_id == payment_intent_id)
+    )
 
 
 # --- Reading totals -------------------------------------------------------------------------

@@ -159,6 +159,18 @@ class StripeGateway:
             raise GatewayRejected("Stripe does not know this payment") from error
         return PaymentResult.from_stripe(intent)
 
+    def find_payment(
+        self, donation_id: str, created_from: int, created_to: int
+    ) -> PaymentResult | None:
+        """The PaymentIntent made for a donation whose answer never reached us (a timeout, a
+        crash): found by its `donation_id` metadata among the intents created in the window
+        (Unix times). None when Stripe has none: then nobody was charged."""
+        params = {"limit": 100, "created": {"gte": created_from, "lte": created_to}}
+        for intent in self._paginate(self.client.v1.payment_intents.list, params):
+            if (intent.get("metadata") or {}).get("donation_id") == donation_id:
+                return PaymentResult.from_stripe(intent)
+        return None
+
     def retrieve_payout(self, payout_id: str) -> dict[str, Any]:
         """A payout as plain data."""
         try:

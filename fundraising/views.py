@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from flask import (
@@ -19,9 +21,10 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import generate_csrf
+from sqlalchemy.exc import SQLAlchemyError
 
 from extensions import db, limiter
-from fundraising import drives, presentation, services, webhooks
+from fundraising import card_testing, drives, presentation, services, webhooks
 from fundraising.forms import DonationForm
 from fundraising.models import Donation, Drive, DriveStatus
 from fundraising.money import InvalidAmount, parse_amount
@@ -34,6 +37,8 @@ from fundraising.stripe_gateway import (
     PaymentDeclined,
     StripeGateway,
 )
+from security import transactions
+from security.addresses import request_network
 from security.headers import allows_stripe, csp_nonce
 
 log = logging.getLogger(__name__)
@@ -48,6 +53,11 @@ UNAVAILABLE = (
     "The payment service is unavailable right now. You have not been charged. "
     "Please try again in a few minutes."
 )
+DECLINED_TOO_OFTEN = (
+    "Too many attempts: cards from your connection were declined several times on this drive. "
+    "You have not been charged. Please wait a few minutes, or give from another connection."
+)
+REACHED_STRIPE = "donation_reached_stripe"
 GIFTS_KEY = "gifts"
 MAX_REMEMBERED_GIFTS = 20
 
@@ -68,17 +78,14 @@ def _per_ip_limit() -> str:
     return str(current_app.config["DONATE_RATE_LIMIT_PER_IP"])
 
 
-def _per_drive_limit() -> str:
-    return str(current_app.config["DONATE_RATE_LIMIT_PER_DRIVE"])
+def _reached_stripe(_response: Response) -> bool:
+    """The per-address limit counts only gifts that were sent to Stripe (card_testing.py)."""
+    return bool(g.get(REACHED_STRIPE, False))
 
 
-def _drive_key() -> str:
-    return "drive:" + str((request.view_args or {}).get("slug", ""))
-
-
-def _remember_gift(donation: Donation) -> None:
-    gifts = [gift for gift in session.get(GIFTS_KEY, []) if gift != donation.id]
-    session[GIFTS_KEY] = [*gifts, donation.id][-MAX_REMEMBERED_GIFTS:]
+def _remember_gift(donation_id: str) -> None:
+    gifts = [gift for gift in session.get(GIFTS_KEY, []) if gift != donation_id]
+    session[GIFTS_KEY] = [*gifts, donation_id][-MAX_REMEMBERED_GIFTS:]
 
 
 def _error(message: str, status: int, **extra: Any) -> ResponseReturnValue:
@@ -131,8 +138,7 @@ def _drive_page_with_holes(slug: str) -> str:
 
 
 @bp.post("/drives/<slug>/donate")
-@limiter.limit(_per_ip_limit)
-@limiter.limit(_per_drive_limit, key_func=_drive_key)
+@limiter.limit(_per_ip_limit, deduct_when=_reached_stripe)
 def donate(slug: str) -> ResponseReturnValue:
     """Create and confirm the payment; answer JSON for the page's script."""
     drive = drives.get_drive(slug)
@@ -160,58 +166,93 @@ def donate(slug: str) -> ResponseReturnValue:
         is_anonymous=bool(form.anonymous.data),
         message=form.message.data or "",
     )
+    if card_testing.is_refused(drive.id, request_network()):
+        wait = str(card_testing.retry_after_seconds())
+        return jsonify(error=DECLINED_TOO_OFTEN), 429, {"Retry-After": wait}
     try:
         donation = services.start_donation(drive, gift)
     except services.DriveNotOpen as error:
         return _error(str(error), 410)
     except drives.FundraisingError as error:
         return _error(str(error), 400, field="amount")
-    db.session.commit()  # the pending row exists before Stripe is asked for anything
-    _remember_gift(donation)
-    return _charge(drive, donation, form.payment_method.data or "")
-
-
-def _charge(drive: Drive, donation: Donation, payment_method: str) -> ResponseReturnValue:
-    config = current_app.config
-    try:
-        result = gateway().create_payment(
-            amount_minor=donation.amount_minor,
-            currency=donation.currency,
-            payment_method=payment_method,
-            idempotency_key=f"donation-{donation.id}",
-            metadata={"drive_id": str(drive.id), "donation_id": donation.id},
-            receipt_email=services.receipt_email(donation),
-            description=drive.receipt_description or config["RECEIPT_DESCRIPTION"],
-            statement_descriptor_suffix=drive.statement_descriptor_suffix
-            or config["STATEMENT_DESCRIPTOR_SUFFIX"],
-            return_url=url_for("fundraising.thanks", slug=drive.slug, _external=True),
-        )
-    except PaymentDeclined as error:
-        if error.payment_intent_id:
-            donation.payment_intent_id = error.payment_intent_id
-        services.set_payment_status(donation, services.DonationStatus.FAILED, str(error))
-        db.session.commit()
-        return _error(str(error), 400, donation_id=donation.id, field="card")
-    except GatewayUnavailable:
-        services.set_payment_status(donation, services.DonationStatus.UNREACHABLE)
-        db.session.commit()
-        log.warning("Stripe unreachable while creating a payment for drive %s", drive.id)
-        return _error(UNAVAILABLE, 503, donation_id=donation.id)
-    except GatewayRejected as error:
-        services.set_payment_status(donation, services.DonationStatus.FAILED, str(error))
-        db.session.commit()
-        return _error(str(error), 400, donation_id=donation.id)
-    services.apply_payment_result(donation, result)
+    payment = _payment_request(drive, donation, gift)
+    drive_id, donation_id = drive.id, donation.id
+    # The pending row exists before Stripe is asked for anything, and no transaction stays
+    # open (nor a connection checked out) while Stripe answers: everything the call needs was
+    # read above, and nothing below touches what the session loaded.
     db.session.commit()
-    if donation.status is services.DonationStatus.FAILED:
+    _remember_gift(donation_id)
+    return _charge(drive_id, donation_id, payment, form.payment_method.data or "")
+
+
+def _payment_request(
+    drive: Drive, donation: Donation, gift: services.GiftRequest
+) -> dict[str, Any]:
+    """The PaymentIntent to create, as plain values (read before the pending row commits)."""
+    config = current_app.config
+    return {
+        "amount_minor": donation.amount_minor,
+        "currency": donation.currency,
+        "idempotency_key": f"donation-{donation.id}",
+        "metadata": {"drive_id": str(drive.id), "donation_id": donation.id},
+        "receipt_email": gift.email.strip() or None,
+        "description": drive.receipt_description or config["RECEIPT_DESCRIPTION"],
+        "statement_descriptor_suffix": drive.statement_descriptor_suffix
+        or config["STATEMENT_DESCRIPTOR_SUFFIX"],
+        "return_url": url_for("fundraising.thanks", slug=drive.slug, _external=True),
+    }
+
+
+def _settle(work: Callable[[], object]) -> None:
+    """Write Stripe's answer under the donation's lock, retrying a lost race. If the database
+    still fails, the donor is answered with Stripe's result all the same: the webhook and
+    `stripe reconcile-pending` write it later through the same path."""
+    try:
+        transactions.committed(work)
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        log.error("payment result not recorded now (%s); left to the webhook", type(error).__name__)
+
+
+def _charge(
+    drive_id: int, donation_id: str, payment: dict[str, Any], payment_method: str
+) -> ResponseReturnValue:
+    failed = services.DonationStatus.FAILED
+    g.setdefault(REACHED_STRIPE, True)
+    card_testing.record_attempt(drive_id)
+    try:
+        result = gateway().create_payment(payment_method=payment_method, **payment)
+    except PaymentDeclined as error:
+        card_testing.record_decline(drive_id, request_network())
+        _settle(
+            partial(
+                services.record_payment_failure,
+                donation_id,
+                failed,
+                str(error),
+                error.payment_intent_id,
+            )
+        )
+        return _error(str(error), 400, donation_id=donation_id, field="card")
+    except GatewayUnavailable:
+        unreachable = services.DonationStatus.UNREACHABLE
+        _settle(partial(services.record_payment_failure, donation_id, unreachable))
+        log.warning("Stripe unreachable while creating a payment for drive %s", drive_id)
+        return _error(UNAVAILABLE, 503, donation_id=donation_id)
+    except GatewayRejected as error:
+        _settle(partial(services.record_payment_failure, donation_id, failed, str(error)))
+        return _error(str(error), 400, donation_id=donation_id)
+    _settle(partial(services.record_payment, result, donation_id))
+    if services.STRIPE_STATUS.get(result.status) is failed:
+        card_testing.record_decline(drive_id, request_network())
         return _error(
             result.error_message or "Your card was declined.",
             400,
-            donation_id=donation.id,
+            donation_id=donation_id,
             field="card",
         )
     status = result.status if result.status in ("succeeded", "requires_action") else "processing"
-    return jsonify(donation_id=donation.id, status=status, client_secret=result.client_secret)
+    return jsonify(donation_id=donation_id, status=status, client_secret=result.client_secret)
 
 
 @bp.get("/drives/<slug>/thanks")
@@ -225,11 +266,14 @@ def thanks(slug: str) -> ResponseReturnValue:
     if donation is not None and donation.drive_id != drive.id:
         donation = None
     if donation is not None:
+        donation_id = donation.id
+        db.session.commit()  # no transaction stays open while Stripe answers
         try:
-            services.apply_payment_result(donation, gateway().retrieve_payment(intent_id))
-            db.session.commit()
+            result = gateway().retrieve_payment(intent_id)
         except (GatewayUnavailable, GatewayRejected):
-            db.session.rollback()
+            result = None
+        if result is not None:
+            _settle(partial(services.record_payment, result, donation_id))
     is_own = donation is not None and donation.id in session.get(GIFTS_KEY, [])
     return render_template(
         "fundraising/thanks.html",
@@ -293,8 +337,7 @@ def stripe_webhook() -> ResponseReturnValue:
     except InvalidSignature:
         return _error("The signature is missing, wrong or too old.", 400)
     try:
-        outcome = webhooks.receive_event(event)
-        db.session.commit()
+        outcome = transactions.committed(partial(webhooks.receive_event, event))
     except ValueError:
         db.session.rollback()
         return _error("Not a Stripe event.", 400)

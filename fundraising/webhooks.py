@@ -120,12 +120,9 @@ def _applied(donation: LockedDonation) -> str:
 )
 def payment_intent_changed(intent: dict[str, Any]) -> str:
     """Move the donation to the state the PaymentIntent reports."""
-    metadata = intent.get("metadata") or {}
-    donation = lock_for_intent(intent.get("id"), metadata.get("donation_id"))
-    if donation is None:
+    if services.record_payment(PaymentResult.from_stripe(intent)) is None:
         return "unmatched"
-    services.apply_payment_result(donation, PaymentResult.from_stripe(intent))
-    return _applied(donation)
+    return "applied"
 
 
 def _charge_donation(charge: dict[str, Any]) -> LockedDonation | None:

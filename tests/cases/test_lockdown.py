@@ -85,9 +85,10 @@ def test_only_admins_start_a_lockdown(app, person):
 
 def test_lockdown_closes_the_admin_case_page_too(app, client, auth):
     admin_id = make_user(app, Role.ADMIN)
+    worker_id = make_user(app, Role.CASEWORKER)
     with app.app_context():
         admin = db.session.get(User, admin_id)
-        worker = db.session.get(User, make_user(app, Role.CASEWORKER))
+        worker = db.session.get(User, worker_id)
         case = case_services.create_case(
             worker,
             {"legal_name": "Locked Person"},

@@ -10,6 +10,7 @@ import pytest
 from extensions import db
 from fundraising import services, webhooks
 from fundraising.models import DonationStatus, StripeEvent
+from fundraising.stripe_gateway import PaymentResult
 from tests.factories import make_drive
 from tests.fundraising import stripe_objects
 from tests.fundraising.stripe_objects import deliver, signature_header
@@ -158,8 +159,7 @@ def test_a_handler_error_is_500_writes_nothing_and_the_retry_applies(
     app, client, drive_id, gift, monkeypatch
 ):
     def half_then_fail(intent):
-        donation = services.find_donation_for_intent(intent["id"], gift.donation_id)
-        services.set_payment_status(donation, DonationStatus.SUCCEEDED)  # moves the totals...
+        services.record_payment(PaymentResult.from_stripe(intent))  # moves the totals...
         raise RuntimeError("database hiccup")  # ...and then fails
 
     event = gift.succeeded()

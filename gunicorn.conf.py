@@ -1,0 +1,49 @@
+"""gunicorn's settings for Safe Passage (read by `gunicorn 'app:create_app()'` from this folder).
+
+Sizing: a gift holds one thread for as long as Stripe takes to answer (~300 ms, up to
+STRIPE_TIMEOUT_SECONDS when Stripe is slow), and the app's own work per gift is a few ms of
+CPU. So threads, not processes, carry a spike: threads needed = gifts per second at the peak x
+Stripe's answer time x 2 (headroom for slow answers), spread over the workers. The default,
+2 workers per core x 16 threads, holds 50 gifts/s on 2 cores with Stripe at 300 ms (measured:
+benchmarks/README.md, "the whole gift path"). Raise GUNICORN_THREADS for a larger peak, and
+WEB_CONCURRENCY (workers) only with more cores. Each thread may hold a database connection:
+keep workers x threads within what the database allows (DATABASE_POOL_SIZE sets each worker's
+pool).
+
+Every setting can be overridden from the environment (below) or on the command line.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+
+def _number(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"{name} must be a whole number above zero, not {value!r}")
+    return int(value)
+
+
+wsgi_app = "app:create_app()"
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+worker_class = "gthread"
+workers = _number("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count())
+threads = _number("GUNICORN_THREADS", 16)
+# A thread waiting on Stripe is not a hung worker (gthread's heartbeat runs beside it), but a
+# worker that stops answering for this long is restarted. Above Stripe's own timeout, twice
+# (one retry), so a slow Stripe never gets a worker killed mid-payment.
+timeout = _number("GUNICORN_TIMEOUT", 60)
+graceful_timeout = _number("GUNICORN_GRACEFUL_TIMEOUT", 30)  # in-flight gifts finish on restart
+keepalive = 5  # seconds; the proxy in front reuses connections
+backlog = 2048  # a spike queues in the kernel rather than being refused
+# No access log: an address next to a drive's URL ties a person to a gift. Errors only, to
+# stderr; the app's own log lines carry no personal data.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# The proxy sets X-Forwarded-For; the app reads it (TRUSTED_PROXIES), gunicorn need not.
+forwarded_allow_ips = "127.0.0.1,::1"
