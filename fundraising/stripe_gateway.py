@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
 import stripe
 from flask import current_app
 
@@ -72,6 +75,25 @@ def current_gateway() -> StripeGateway:
     return current_app.extensions["stripe_gateway"]
 
 
+INTENT_ID = re.compile(r"pi_[A-Za-z0-9_]{1,250}")
+# Enough pooled connections for every gunicorn thread of a worker (gunicorn.conf.py).
+POOLED_CONNECTIONS = 32
+
+
+def _session() -> requests.Session:
+    """One HTTP session per worker, shared by its threads (urllib3's pool is thread-safe).
+
+    Proxy settings are read from the environment once, here: with `trust_env` on, requests
+    scanned the whole environment on every call to Stripe (about 1 ms of CPU per gift)."""
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies = urllib.request.getproxies()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOLED_CONNECTIONS)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
 class StripeGateway:
     """Stripe through its official library, pointed at Stripe or at localstripe."""
 
@@ -89,7 +111,7 @@ class StripeGateway:
                 secret_key,
                 base_addresses={"api": api_base} if api_base else None,
                 max_network_retries=1,
-                http_client=stripe.RequestsClient(timeout=timeout_seconds),
+                http_client=stripe.RequestsClient(timeout=timeout_seconds, session=_session()),
             )
 
     @property
@@ -128,10 +150,11 @@ class StripeGateway:
         if statement_descriptor_suffix:
             params["statement_descriptor_suffix"] = statement_descriptor_suffix
         try:
-            intent = self.client.v1.payment_intents.create(
-                params=params,  # type: ignore[arg-type]
-                options={"idempotency_key": idempotency_key},
-            )
+            # A raw request answers plain data: building the library's object tree for an
+            # intent cost more CPU than the rest of the call (PaymentResult reads a dict).
+            intent = self.client.raw_request(
+                "post", "/v1/payment_intents", idempotency_key=idempotency_key, **params
+            ).data
         except stripe.CardError as error:
             body = error.json_body if isinstance(error.json_body, dict) else {}
             intent_id = (body.get("error", {}).get("payment_intent") or {}).get("id")
@@ -151,8 +174,10 @@ class StripeGateway:
 
     def retrieve_payment(self, payment_intent_id: str) -> PaymentResult:
         """Fetch a PaymentIntent's current state."""
+        if not INTENT_ID.fullmatch(payment_intent_id):
+            raise GatewayRejected("Stripe does not know this payment")
         try:
-            intent = self.client.v1.payment_intents.retrieve(payment_intent_id)
+            intent = self.client.raw_request("get", f"/v1/payment_intents/{payment_intent_id}").data
         except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as error:
             raise GatewayUnavailable("Stripe could not be reached") from error
         except stripe.StripeError as error:

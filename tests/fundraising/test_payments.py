@@ -135,3 +135,26 @@ def test_stripe_down_answers_503_and_keeps_the_donation(make_app):
     donation = only_donation(app)
     assert donation.status is DonationStatus.UNREACHABLE
     assert totals(app) == (0, 0)
+
+
+def test_an_intent_id_that_is_not_one_never_reaches_stripe(localstripe):
+    """Intent ids go into the URL of a raw request: anything but `pi_` and word characters
+    (a path, a query) is refused before any call, so it cannot reach another endpoint."""
+    import pytest
+
+    from fundraising.stripe_gateway import GatewayRejected, StripeGateway
+
+    gateway = StripeGateway("sk_test_localstripe", None, api_base=localstripe)
+    for bad in ("../v1/charges", "pi_1?expand[]=x", "pi_1/cancel", "ch_123", ""):
+        with pytest.raises(GatewayRejected):
+            gateway.retrieve_payment(bad)
+    with pytest.raises(GatewayRejected):
+        gateway.retrieve_payment("pi_doesnotexist")  # well formed, unknown to Stripe
+
+
+def test_the_stripe_session_is_pooled_and_reads_no_environment_per_call(localstripe):
+    from fundraising.stripe_gateway import POOLED_CONNECTIONS, _session
+
+    session = _session()
+    assert session.trust_env is False
+    assert session.get_adapter(localstripe)._pool_maxsize == POOLED_CONNECTIONS
