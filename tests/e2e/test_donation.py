@@ -103,7 +103,9 @@ def test_donor_gives_and_another_page_sees_the_total_move(live_server, context, 
     expect(watcher.locator("#bar")).to_have_attribute("aria-valuenow", "0")
     expect(watcher.locator("#bar-fill")).to_have_class("bar-fill w-1")
     # Visible once the width's transition has run (waits for it, fails after the timeout).
-    watcher.wait_for_function("document.getElementById('bar-fill').offsetWidth > 0")
+    # A function, not an expression string: Playwright evaluates a string with eval() on each
+    # poll, which the page's CSP (no 'unsafe-eval') refuses once the first poll is false.
+    watcher.wait_for_function("() => document.getElementById('bar-fill').offsetWidth > 0")
     watcher_context.close()
 
 
