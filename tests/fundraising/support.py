@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg.errors
 from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from extensions import db
 from fundraising import services
@@ -110,6 +112,11 @@ def make_gift(
             services.set_payment_status(donation, status)
         db.session.commit()
         return Gift(donation.id, drive_id, amount, intent_id, "ch_" + intent_id.removeprefix("pi_"))
+
+
+def database_down(*_args: Any, **_kwargs: Any) -> Any:
+    """Stands in for a service call while PostgreSQL is shutting down."""
+    raise OperationalError("UPDATE donations", {}, psycopg.errors.AdminShutdown("shutdown"))
 
 
 def totals(app: Flask, drive_id: int) -> tuple[int, int]:

@@ -25,7 +25,7 @@ from tests.conftest import create_payment_method
 from tests.factories import make_drive
 from tests.fundraising import stripe_objects
 from tests.fundraising.stripe_objects import deliver
-from tests.fundraising.support import donation_status, recount, totals
+from tests.fundraising.support import database_down, donation_status, recount, totals
 
 GIFTS = 200
 AMOUNT = 2500
@@ -167,10 +167,7 @@ def test_a_database_that_stays_down_after_stripe_succeeded_still_answers_success
 ):
     make_drive(stripe_app)
 
-    def down(*_args: Any, **_kwargs: Any) -> Any:
-        raise OperationalError("UPDATE donations", {}, psycopg.errors.AdminShutdown("shutdown"))
-
-    monkeypatch.setattr(services, "record_payment", down)
+    monkeypatch.setattr(services, "record_payment", database_down)
     response = stripe_app.test_client().post(
         "/drives/relocation/donate",
         data={"amount": "25.00", "payment_method": create_payment_method(localstripe)},

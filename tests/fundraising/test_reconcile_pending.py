@@ -11,10 +11,8 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg.errors
 import pytest
 import requests
-from sqlalchemy.exc import OperationalError
 
 from extensions import db
 from fundraising import pending, services
@@ -23,7 +21,7 @@ from fundraising.models import Donation, DonationStatus, Drive
 from tests.conftest import create_payment_method
 from tests.factories import make_drive
 from tests.fundraising.stripe_objects import deliver, event
-from tests.fundraising.support import donation_status, recount, totals
+from tests.fundraising.support import database_down, donation_status, recount, totals
 
 SECRET = {"Authorization": "Bearer sk_test_localstripe"}
 AMOUNT = 2500
@@ -85,10 +83,7 @@ def test_a_gift_charged_at_stripe_whose_write_was_lost_is_counted_once(
 ):
     drive_id = make_drive(stripe_app)
 
-    def down(*_args: Any, **_kwargs: Any) -> Any:
-        raise OperationalError("UPDATE donations", {}, psycopg.errors.AdminShutdown("shutdown"))
-
-    monkeypatch.setattr(services, "record_payment", down)
+    monkeypatch.setattr(services, "record_payment", database_down)
     response = stripe_app.test_client().post(
         "/drives/relocation/donate",
         data={"amount": "25.00", "payment_method": create_payment_method(localstripe)},
