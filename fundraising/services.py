@@ -21,6 +21,7 @@ from fundraising.models import (
     Drive,
     DriveStatus,
     DriveTotals,
+    new_donation_id,
 )
 from fundraising.money import exponent, fee_to_cover, format_money
 from fundraising.stripe_gateway import PaymentResult
@@ -115,8 +116,12 @@ def start_donation(drive: Drive, gift: GiftRequest) -> Donation:
             f"The largest gift we can take online is {largest}. Please contact us for more."
         )
     fee = processing_fee(gift.amount_minor, drive.currency) if gift.cover_fees else 0
+    donation_id = new_donation_id()  # known before the insert: the sealed fields bind to it
+    name, email = gift.name.strip(), gift.email.strip()
     donation = Donation(
+        id=donation_id,
         drive_id=drive.id,
+        drive=drive,
         amount_minor=gift.amount_minor + fee,
         fee_cover_minor=fee,
         currency=drive.currency,
@@ -124,15 +129,14 @@ def start_donation(drive: Drive, gift: GiftRequest) -> Donation:
         is_anonymous=gift.is_anonymous,
         message=gift.message.strip() or None,
         public_name=None if gift.is_anonymous else first_name(gift.name),
+        amount_refunded_minor=0,  # set here, not by column defaults at a flush: the rules
+        disputed_minor=0,  # read them before the first flush (seeding, tests)
+        name_sealed=seal(name, _purpose(donation_id, "name")) if name else None,
+        email_sealed=seal(email, _purpose(donation_id, "email")) if email else None,
         created_at=now(),
         updated_at=now(),
     )
-    db.session.add(donation)
-    db.session.flush()
-    if gift.name.strip():
-        donation.name_sealed = seal(gift.name.strip(), _purpose(donation, "name"))
-    if gift.email.strip():
-        donation.email_sealed = seal(gift.email.strip(), _purpose(donation, "email"))
+    db.session.add(donation)  # one INSERT, at the caller's commit
     return donation
 
 
@@ -142,14 +146,14 @@ def first_name(name: str) -> str | None:
     return words[0][:40] if words else None
 
 
-def _purpose(donation: Donation, field: str) -> str:
-    return f"donation:{donation.id}:{field}"
+def _purpose(donation_id: str, field: str) -> str:
+    return f"donation:{donation_id}:{field}"
 
 
 def donor_details(donation: Donation) -> dict[str, str | None]:
     """The sealed name and email, opened (for the donor's own thank-you page and finance)."""
     return {
-        field: unseal(value, _purpose(donation, field)) if value else None
+        field: unseal(value, _purpose(donation.id, field)) if value else None
         for field, value in (("name", donation.name_sealed), ("email", donation.email_sealed))
     }
 

@@ -31,8 +31,11 @@ def terminate(database_url: str, pid: int) -> None:
 
     pg_terminate_backend only signals the server process; it returns before that process has
     said goodbye and closed the socket, so wait until it is gone (a restart has finished
-    closing connections before the next request can reach the new server, too)."""
-    engine = create_engine(database_url)
+    closing connections before the next request can reach the new server, too).
+
+    The wait polls in autocommit: inside one transaction PostgreSQL keeps the first snapshot
+    of pg_stat_activity, so a backend that has left would never be seen to leave."""
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         deadline = time.monotonic() + 10

@@ -28,6 +28,21 @@ def only_donation(app):
         return db.session.scalars(select(Donation)).one()
 
 
+def _payment(payment_method, key):
+    """What the donate view hands the gateway, for calling it directly."""
+    return {
+        "amount_minor": 2500,
+        "currency": "usd",
+        "payment_method": payment_method,
+        "idempotency_key": f"test-{key}",
+        "metadata": {"drive_id": "1", "donation_id": key},
+        "receipt_email": None,
+        "description": "Gift",
+        "statement_descriptor_suffix": None,
+        "return_url": "http://localhost/drives/relocation/thanks",
+    }
+
+
 def test_card_gift_succeeds_and_moves_the_total(stripe_app, localstripe):
     make_drive(stripe_app)
     client = stripe_app.test_client()
@@ -152,9 +167,49 @@ def test_an_intent_id_that_is_not_one_never_reaches_stripe(localstripe):
         gateway.retrieve_payment("pi_doesnotexist")  # well formed, unknown to Stripe
 
 
-def test_the_stripe_session_is_pooled_and_reads_no_environment_per_call(localstripe):
-    from fundraising.stripe_gateway import POOLED_CONNECTIONS, _session
+def test_stripe_calls_share_one_pool_and_read_no_environment_per_call(localstripe, monkeypatch):
+    """One urllib3 pool per worker, sized for its threads; proxy settings are read once, when
+    the gateway is built, so a call to Stripe never scans the environment."""
+    import os
 
-    session = _session()
-    assert session.trust_env is False
-    assert session.get_adapter(localstripe)._pool_maxsize == POOLED_CONNECTIONS
+    from fundraising.stripe_gateway import POOLED_CONNECTIONS, StripeGateway
+
+    gateway = StripeGateway("sk_test_localstripe", None, api_base=localstripe)
+    pool = gateway.client._requestor._client._pool  # the transport the gateway built
+    assert pool.connection_pool_kw["maxsize"] == POOLED_CONNECTIONS
+    intent = gateway.create_payment(**_payment(create_payment_method(localstripe), "pooled"))
+    reads: list[str] = []
+    real_get = os.environ.get
+    monkeypatch.setattr(os.environ, "get", lambda *a: reads.append(a[0]) or real_get(*a))
+    assert gateway.retrieve_payment(intent.payment_intent_id).status == "succeeded"
+    assert not [name for name in reads if "proxy" in name.lower()]
+    assert len(pool.pools) == 1  # the second call reused the first call's connection pool
+
+
+def test_stripe_that_accepts_but_never_answers_is_unavailable_after_the_timeout():
+    """A read timeout is retried once by the library (same idempotency key), then reported as
+    unavailable: the donor is told nobody was charged, not left waiting."""
+    import socket
+    import threading
+
+    import pytest
+
+    from fundraising.stripe_gateway import GatewayUnavailable, StripeGateway
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        for _ in range(2):
+            connection, _address = listener.accept()
+            accepted.append(connection)  # read nothing, answer nothing
+
+    threading.Thread(target=accept, daemon=True).start()
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    gateway = StripeGateway("sk_test_x", None, api_base=base, timeout_seconds=0.3)
+    with pytest.raises(GatewayUnavailable):
+        gateway.create_payment(**_payment("pm_card_visa", "silent"))
+    assert len(accepted) == 2  # the first try and one retry
+    for connection in accepted:
+        connection.close()
+    listener.close()
