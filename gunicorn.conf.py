@@ -5,7 +5,7 @@ STRIPE_TIMEOUT_SECONDS when Stripe is slow), and the app's own work per gift is 
 CPU. So threads, not processes, carry a spike: threads needed = gifts per second at the peak x
 Stripe's answer time x 2 (headroom for slow answers), spread over the workers. The default,
 2 workers per core x 16 threads, has threads for 100 gifts/s with Stripe at 300 ms; what caps a
-box today is CPU (about 26 ms of app CPU per gift: some 33 gifts/s per core, measured in
+box today is CPU (about 22 ms of app CPU per gift: some 38 gifts/s per core, measured in
 benchmarks/README.md, "the whole gift path"). Raise GUNICORN_THREADS for a larger peak, and
 WEB_CONCURRENCY (workers) with more cores. Each thread may hold a database connection:
 keep workers x threads within what the database allows (DATABASE_POOL_SIZE sets each worker's
