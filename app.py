@@ -18,32 +18,30 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-import accounts.guards  # noqa: F401  (registers the Flask-Login request loader)
-from accounts import admin_views as accounts_admin_views
-from accounts import cli as accounts_cli
+import accounts.wiring
+import audit.wiring
+import cases.wiring
+import finance.wiring
+import fundraising.wiring
+import security.wiring
 from accounts import demo as accounts_demo
-from accounts import views as accounts_views
-from audit import cli as audit_cli
-from cases import cli as cases_cli
 from cases import demo as cases_demo
-from cases import money_views as cases_money_views
-from cases import transparency as cases_transparency  # noqa: F401  (public spending section)
-from cases import views as cases_views
 from config import load_config
-from extensions import csrf, db, limiter, login_manager, migrate
-from finance import cli as finance_cli  # noqa: F401  (adds `stripe sync`)
+from extensions import csrf, db, limiter, migrate
 from finance import demo as finance_demo
-from finance import views as finance_views
-from finance import webhooks as finance_webhooks  # noqa: F401  (registers payout handlers)
-from fundraising import admin_views as fundraising_admin_views
-from fundraising import cli as fundraising_cli
 from fundraising import demo as fundraising_demo
-from fundraising import views as fundraising_views
-from fundraising.money import format_money
-from fundraising.stripe_gateway import StripeGateway
-from security import errors, headers
-from security import views as security_views
-from security.cookies import SignedCookieSessions
+
+# Each package wires itself, in the order of its dependencies: a package registers on the
+# registries of those below it (finance adds `stripe sync` to fundraising's group, cases a
+# section to the drive page), never the other way round.
+PACKAGES = (
+    security.wiring,
+    audit.wiring,
+    accounts.wiring,
+    fundraising.wiring,
+    finance.wiring,
+    cases.wiring,
+)
 
 DEMO_CREDENTIALS_FILE = "demo-credentials.txt"
 
@@ -122,54 +120,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         render_as_batch=True,
         compare_type=True,
     )
-    app.session_interface = SignedCookieSessions()
     csrf.init_app(app)
     limiter.init_app(app)
-    login_manager.init_app(app)
-    login_manager.session_protection = None  # sessions live in our own table
-    login_manager.login_view = "accounts.login"
-    # Flask-Login's remember-me cookie is never used (staff sessions live in our own table), and
-    # its after-request hook reads the cookie session on every response: that adds
-    # "Vary: Cookie" to public answers such as progress.json, which shared caches then skip.
-    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
     _configure_engine(app)
 
     app.jinja_env.filters["datetime"] = _format_datetime
-    app.jinja_env.filters["money"] = format_money
     if app.config["TRUSTED_PROXIES"]:
         # Behind the TLS proxy: the client address (for rate limits) comes from X-Forwarded-For.
         proxies = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
-    app.extensions["stripe_gateway"] = app.config.get("STRIPE_GATEWAY") or StripeGateway(
-        app.config.get("STRIPE_SECRET_KEY"),
-        app.config.get("STRIPE_WEBHOOK_SECRET"),
-        api_base=app.config.get("STRIPE_API_BASE"),
-        timeout_seconds=app.config["STRIPE_TIMEOUT_SECONDS"],
-    )
-    csrf.exempt(fundraising_views.webhook_bp)
-    headers.init_app(app)
-    errors.init_app(app)
-    for blueprint in (
-        security_views.bp,
-        accounts_views.bp,
-        accounts_admin_views.bp,
-        accounts_cli.bp,
-        audit_cli.bp,
-        fundraising_views.bp,
-        fundraising_admin_views.bp,
-        fundraising_views.webhook_bp,
-        fundraising_cli.bp,
-        fundraising_cli.stripe_bp,
-        finance_views.bp,
-        cases_views.bp,
-        cases_views.lockdown_bp,
-        cases_money_views.bp,
-        cases_cli.bp,
-        cases_cli.keys_bp,
-    ):
-        app.register_blueprint(blueprint)
+    for package in PACKAGES:
+        package.init_app(app)
     app.cli.add_command(demo_command)
     return app
 

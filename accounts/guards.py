@@ -14,7 +14,7 @@ import audit
 from accounts.models import Role, SessionStage, StaffSession, User
 from accounts.services import is_recently_reauthenticated
 from accounts.sessions import find_session
-from extensions import db, login_manager
+from extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,9 +24,9 @@ def session_token() -> str | None:
     return request.cookies.get(current_app.config["STAFF_COOKIE_NAME"])
 
 
-@login_manager.request_loader
 def load_staff_user(_request: Any) -> User | None:
-    """Flask-Login hook: the user of the live server-side session named by the cookie."""
+    """Flask-Login's request loader (accounts' init_app registers it): the user of the live
+    server-side session named by the cookie."""
     session_row = find_session(session_token(), SessionStage.ACTIVE)
     if session_row is None:
         return None

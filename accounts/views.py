@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import segno
 from flask import (
     Blueprint,
+    Flask,
     current_app,
     flash,
     redirect,
@@ -33,24 +36,40 @@ from extensions import db, limiter
 
 bp = Blueprint("accounts", __name__)
 
-ROLE_HOMES = {
-    Role.ADMIN: "admin.index",
-    Role.CASEWORKER: "cases.index",
-    Role.FINANCE: "finance.index",
-}
+AREAS_KEY = "staff_areas"
 
 
-STAFF_NAV = (
-    ("drives_admin.index", "Drives", (Role.ADMIN.value,)),
-    ("cases.index", "Cases", (Role.CASEWORKER.value, Role.ADMIN.value)),
-    ("finance.index", "Finance", (Role.FINANCE.value,)),
-)
+@dataclass(frozen=True)
+class StaffArea:
+    """An area of the staff site in the navigation: where it starts, its label, who sees it,
+    and the roles that land there after signing in."""
+
+    endpoint: str
+    label: str
+    roles: tuple[Role, ...]
+    home_of: tuple[Role, ...] = ()
+
+
+def add_staff_area(app: Flask, area: StaffArea) -> None:
+    """Each package adds its own area (accounts names none of the others)."""
+    areas: list[StaffArea] = app.extensions.setdefault(AREAS_KEY, [])
+    if area not in areas:
+        areas.append(area)
+
+
+def _areas() -> list[StaffArea]:
+    return list(current_app.extensions.get(AREAS_KEY, []))
 
 
 @bp.app_context_processor
 def staff_navigation() -> dict[str, object]:
-    """Navigation entries for the areas that exist in this build."""
-    return {"staff_nav": [entry for entry in STAFF_NAV if entry[0] in current_app.view_functions]}
+    """Navigation entries for the areas this app was built with."""
+    return {
+        "staff_nav": [
+            (area.endpoint, area.label, tuple(role.value for role in area.roles))
+            for area in _areas()
+        ]
+    }
 
 
 def _login_limit() -> str:
@@ -58,10 +77,10 @@ def _login_limit() -> str:
 
 
 def home_for(role: Role) -> str:
-    """The page a role lands on after signing in (its own area once that exists)."""
-    endpoint = ROLE_HOMES[role]
-    if endpoint in current_app.view_functions:
-        return url_for(endpoint)
+    """The page a role lands on after signing in: its own area, or the account page."""
+    for area in _areas():
+        if role in area.home_of:
+            return url_for(area.endpoint)
     return url_for("accounts.account")
 
 

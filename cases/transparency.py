@@ -13,7 +13,6 @@ from cases.models import Case, Stage
 from extensions import db
 from finance.models import Category, Disbursement, DisbursementStatus
 from fundraising.models import Drive
-from fundraising.presentation import DRIVE_PAGE_SECTIONS
 from security.clock import now
 
 MINIMUM_CASES = 3
@@ -76,6 +75,3 @@ def render_spending(drive: Drive) -> Markup | None:
         return None
     html = render_template("cases/public_spending.html", summary=summary, drive=drive)
     return Markup(html)  # noqa: S704  (a Jinja template, autoescaped)
-
-
-DRIVE_PAGE_SECTIONS.append(render_spending)

@@ -1,18 +1,19 @@
-"""`flask --app app stripe sync [--since DATE]`."""
+"""`flask --app app stripe sync [--since DATE]` (finance's init_app adds it to `flask stripe`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import click
+from flask.cli import with_appcontext
 
 from extensions import db
 from finance import reconcile
-from fundraising.cli import stripe_bp
 from fundraising.stripe_gateway import GatewayRejected, GatewayUnavailable, current_gateway
 
 
-@stripe_bp.cli.command("sync")
+@click.command("sync")
+@with_appcontext
 @click.option("--since", default=None, help="Only payouts created on or after this date (ISO).")
 def sync_command(since: str | None) -> None:
     """Fetch payouts and their balance transactions from Stripe and match them; idempotent."""

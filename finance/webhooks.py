@@ -1,4 +1,5 @@
-"""Payout events: registered with fundraising's webhook intake (which knows no finance)."""
+"""Payout events: finance's init_app registers them with fundraising's webhook intake (which
+knows no finance)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ from typing import Any
 
 from finance import reconcile
 from fundraising.stripe_gateway import current_gateway
-from fundraising.webhooks import handles
+from fundraising.webhooks import Handler
 
 
-@handles("payout.paid", "payout.failed", "payout.canceled", "payout.updated", "payout.created")
 def payout_changed(payout: dict[str, Any]) -> str:
     """Store the payout; once paid, fetch its balance transactions and match them."""
     if payout.get("status") == "paid":
@@ -17,3 +17,13 @@ def payout_changed(payout: dict[str, Any]) -> str:
     else:
         reconcile.upsert_payout(payout)
     return "applied"
+
+
+PAYOUT_EVENTS = (
+    "payout.paid",
+    "payout.failed",
+    "payout.canceled",
+    "payout.updated",
+    "payout.created",
+)
+HANDLERS: dict[str, Handler] = dict.fromkeys(PAYOUT_EVENTS, payout_changed)

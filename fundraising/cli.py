@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import click
-from flask import Blueprint, current_app
+from flask import Blueprint, Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 
 from extensions import db
 from fundraising import drives, pending
@@ -65,10 +66,24 @@ def create_command(
     click.echo(f"Created drive /drives/{drive.slug} ({drive.status.value}), id {drive.id}")
 
 
-stripe_bp = Blueprint("stripe_cli", __name__, cli_group="stripe")
+STRIPE_HELP = "Stripe: settle gifts in limbo, sync payouts, the development webhook secret."
 
 
-@stripe_bp.cli.command("local-webhook-secret")
+def add_stripe_commands(app: Flask, *commands: click.Command) -> None:
+    """Add commands to this app's `flask stripe` group, made on first use (fundraising adds
+    its own; finance adds `sync`)."""
+    group = app.cli.commands.get("stripe")
+    if group is None:
+        group = AppGroup("stripe", help=STRIPE_HELP)
+        app.cli.add_command(group)
+    if not isinstance(group, click.Group):
+        raise RuntimeError("`flask stripe` is already a command, not a group")
+    for command in commands:
+        group.add_command(command)
+
+
+@click.command("local-webhook-secret")
+@with_appcontext
 def local_webhook_secret_command() -> None:
     """Print the webhook secret, for `make run` to hand to localstripe (development only)."""
     if current_app.config["APP_ENV"] == "production":
@@ -91,7 +106,8 @@ def parse_age(value: str) -> timedelta:
     return timedelta(**{unit: int(text[:-1])})
 
 
-@stripe_bp.cli.command("reconcile-pending")
+@click.command("reconcile-pending")
+@with_appcontext
 @click.option(
     "--older-than",
     "older_than",

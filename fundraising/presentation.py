@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 import nh3
-from flask import current_app
+from flask import Flask, current_app
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
@@ -50,8 +50,20 @@ def render_story(text: str) -> Markup:
     return Markup(cleaned)  # noqa: S704  (sanitised by nh3 just above)
 
 
-# Sections other packages add to the public drive page (fundraising imports none of them).
-DRIVE_PAGE_SECTIONS: list[Callable[[Drive], Markup | None]] = []
+Section = Callable[[Drive], Markup | None]
+SECTIONS_KEY = "drive_page_sections"
+
+
+def add_drive_page_section(app: Flask, render: Section) -> None:
+    """A section another package adds to the public drive page (fundraising imports none of
+    them): `render(drive)` returns its HTML, or None to show nothing."""
+    sections: list[Section] = app.extensions.setdefault(SECTIONS_KEY, [])
+    if render not in sections:
+        sections.append(render)
+
+
+def _sections() -> list[Section]:
+    return list(current_app.extensions.get(SECTIONS_KEY, []))
 
 
 def progress_payload(drive: Drive) -> dict[str, Any]:
@@ -104,6 +116,6 @@ def drive_context(drive: Drive) -> dict[str, Any]:
         "stripe_key": config.get("STRIPE_PUBLISHABLE_KEY") or "",
         "stripe_js_url": config["STRIPE_JS_URL"],
         "extra_sections": [
-            section for render in DRIVE_PAGE_SECTIONS if (section := render(drive)) is not None
+            section for render in _sections() if (section := render(drive)) is not None
         ],
     }

@@ -39,6 +39,7 @@ from fundraising.stripe_gateway import (
 )
 from security import transactions
 from security.addresses import request_network
+from security.errors import json_errors
 from security.headers import allows_stripe, csp_nonce
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,7 @@ def _drive_page_with_holes(slug: str) -> str:
 
 
 @bp.post("/drives/<slug>/donate")
+@json_errors
 @limiter.limit(_per_ip_limit, deduct_when=_reached_stripe)
 def donate(slug: str) -> ResponseReturnValue:
     """Create and confirm the payment; answer JSON for the page's script."""
@@ -284,6 +286,7 @@ def thanks(slug: str) -> ResponseReturnValue:
 
 
 @bp.get("/drives/<slug>/progress.json")
+@json_errors
 def progress(slug: str) -> ResponseReturnValue:
     """Raised, goal, donors and the window: polled by every open drive page, so it is cheap
     (the aggregate row, kept in the public cache for a few seconds; 304 when unchanged)."""
@@ -329,6 +332,7 @@ webhook_bp = Blueprint("webhooks", __name__)
 
 
 @webhook_bp.post("/stripe/webhook")
+@json_errors
 def stripe_webhook() -> ResponseReturnValue:
     """Stripe's events: verified, stored once, applied; 500 on a handler error so it retries."""
     payload = request.get_data(cache=False)

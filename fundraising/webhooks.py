@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from flask import Flask, current_app
 from sqlalchemy import Connection, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -19,19 +20,26 @@ from security.clock import now
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], str]
-HANDLERS: dict[str, Handler] = {}
 EVENTS = StripeEvent.__table__
+HANDLERS_KEY = "stripe_webhook_handlers"
 
 
-def handles(*event_types: str) -> Callable[[Handler], Handler]:
-    """Register a handler for event types (finance registers payout events the same way)."""
+def add_handlers(app: Flask, handlers: Mapping[str, Handler]) -> None:
+    """Register handlers for Stripe event types on this app (finance adds payout events).
 
-    def register(handler: Handler) -> Handler:
-        for event_type in event_types:
-            HANDLERS[event_type] = handler
-        return handler
+    One handler per event type: a second one for the same type is a wiring mistake and is
+    refused at start-up rather than silently replacing the first."""
+    registry: dict[str, Handler] = app.extensions.setdefault(HANDLERS_KEY, {})
+    for event_type, handler in handlers.items():
+        if registry.get(event_type, handler) is not handler:
+            raise RuntimeError(f"two webhook handlers for {event_type}")
+        registry[event_type] = handler
 
-    return register
+
+def handler_for(event_type: str) -> Handler | None:
+    """The handler this app registered for an event type, if any."""
+    handlers: dict[str, Handler] = current_app.extensions.get(HANDLERS_KEY, {})
+    return handlers.get(event_type)
 
 
 def receive_event(event: dict[str, Any]) -> str:
@@ -47,7 +55,7 @@ def receive_event(event: dict[str, Any]) -> str:
     if not event_id.startswith("evt_") or not event_type:
         raise ValueError("not a Stripe event")
     data_object = (event.get("data") or {}).get("object") or {}
-    handler = HANDLERS.get(event_type)
+    handler = handler_for(event_type)
     # The event row is written with the usual outcome and corrected in the same transaction
     # when the handler reports another, so the common case costs one statement, not two.
     expected = "applied" if handler else "ignored"
@@ -111,13 +119,6 @@ def _applied(donation: LockedDonation) -> str:
     return "applied"
 
 
-@handles(
-    "payment_intent.succeeded",
-    "payment_intent.payment_failed",
-    "payment_intent.canceled",
-    "payment_intent.processing",
-    "payment_intent.requires_action",
-)
 def payment_intent_changed(intent: dict[str, Any]) -> str:
     """Move the donation to the state the PaymentIntent reports."""
     if services.record_payment(PaymentResult.from_stripe(intent)) is None:
@@ -135,7 +136,6 @@ def _charge_donation(charge: dict[str, Any]) -> LockedDonation | None:
     return donation
 
 
-@handles("charge.refunded")
 def charge_refunded(charge: dict[str, Any]) -> str:
     """Full or partial refund: the charge carries the cumulative amount refunded."""
     donation = _charge_donation(charge)
@@ -145,13 +145,6 @@ def charge_refunded(charge: dict[str, Any]) -> str:
     return _applied(donation)
 
 
-@handles(
-    "charge.dispute.created",
-    "charge.dispute.updated",
-    "charge.dispute.closed",
-    "charge.dispute.funds_withdrawn",
-    "charge.dispute.funds_reinstated",
-)
 def dispute_changed(dispute: dict[str, Any]) -> str:
     """A dispute's life: open until closed as won or lost."""
     donation = lock_for_intent(dispute.get("payment_intent"))
@@ -164,3 +157,25 @@ def dispute_changed(dispute: dict[str, Any]) -> str:
     )
     services.record_dispute(donation, status, int(dispute.get("amount") or 0))
     return _applied(donation)
+
+
+PAYMENT_INTENT_EVENTS = (
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "payment_intent.canceled",
+    "payment_intent.processing",
+    "payment_intent.requires_action",
+)
+DISPUTE_EVENTS = (
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+)
+# The events fundraising applies (fundraising's init_app registers them).
+HANDLERS: dict[str, Handler] = (
+    dict.fromkeys(PAYMENT_INTENT_EVENTS, payment_intent_changed)
+    | {"charge.refunded": charge_refunded}
+    | dict.fromkeys(DISPUTE_EVENTS, dispute_changed)
+)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -24,9 +26,21 @@ MESSAGES = {
 }
 
 
+JSON_ERRORS = "json_errors"
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def json_errors(view: View) -> View:
+    """Mark a route whose errors are JSON (a script or Stripe calls it, not a person). Put it
+    directly under the route decorator, so the function registered is the marked one."""
+    setattr(view, JSON_ERRORS, True)
+    return view
+
+
 def wants_json() -> bool:
-    """JSON endpoints and clients asking for JSON get JSON errors."""
-    if request.path.endswith((".json", "/donate")) or request.blueprint == "webhooks":
+    """Routes marked `json_errors`, and clients asking for JSON, get JSON errors."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, JSON_ERRORS, False):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" and not request.accept_mimetypes.accept_html

@@ -163,7 +163,9 @@ def test_a_handler_error_is_500_writes_nothing_and_the_retry_applies(
         raise RuntimeError("database hiccup")  # ...and then fails
 
     event = gift.succeeded()
-    monkeypatch.setitem(webhooks.HANDLERS, "payment_intent.succeeded", half_then_fail)
+    monkeypatch.setitem(
+        app.extensions[webhooks.HANDLERS_KEY], "payment_intent.succeeded", half_then_fail
+    )
     response = deliver(client, event)
     assert response.status_code == 500
     assert "retried" in response.get_json()["error"]

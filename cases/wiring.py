@@ -1,0 +1,23 @@
+"""The case manager's part of the app: its pages, commands, and the drive page's spending."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from accounts.models import Role
+from accounts.views import StaffArea, add_staff_area
+from cases import cli, money_views, transparency, views
+from fundraising.presentation import add_drive_page_section
+
+
+def init_app(app: Flask) -> None:
+    """Wire the case manager into the app (last: it builds on every other package)."""
+    for blueprint in (views.bp, views.lockdown_bp, money_views.bp, cli.bp, cli.keys_bp):
+        app.register_blueprint(blueprint)
+    add_drive_page_section(app, transparency.render_spending)
+    add_staff_area(
+        app,
+        StaffArea(
+            "cases.index", "Cases", (Role.CASEWORKER, Role.ADMIN), home_of=(Role.CASEWORKER,)
+        ),
+    )

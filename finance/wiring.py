@@ -1,0 +1,21 @@
+"""Finance's part of the app: its area, `flask stripe sync` and the payout webhooks."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from accounts.models import Role
+from accounts.views import StaffArea, add_staff_area
+from finance import cli, views, webhooks
+from fundraising.cli import add_stripe_commands
+from fundraising.webhooks import add_handlers
+
+
+def init_app(app: Flask) -> None:
+    """Wire finance into the app (after fundraising, whose Stripe group and intake it uses)."""
+    app.register_blueprint(views.bp)
+    add_stripe_commands(app, cli.sync_command)
+    add_handlers(app, webhooks.HANDLERS)
+    add_staff_area(
+        app, StaffArea("finance.index", "Finance", (Role.FINANCE,), home_of=(Role.FINANCE,))
+    )

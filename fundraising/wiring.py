@@ -1,0 +1,29 @@
+"""Fundraising's part of the app: the public pages, Stripe, webhook intake, drive admin."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from accounts.models import Role
+from accounts.views import StaffArea, add_staff_area
+from extensions import csrf
+from fundraising import admin_views, cli, views, webhooks
+from fundraising.money import format_money
+from fundraising.stripe_gateway import StripeGateway
+
+
+def init_app(app: Flask) -> None:
+    """Wire fundraising into the app (after accounts; finance and cases build on it)."""
+    app.extensions["stripe_gateway"] = app.config.get("STRIPE_GATEWAY") or StripeGateway(
+        app.config.get("STRIPE_SECRET_KEY"),
+        app.config.get("STRIPE_WEBHOOK_SECRET"),
+        api_base=app.config.get("STRIPE_API_BASE"),
+        timeout_seconds=app.config["STRIPE_TIMEOUT_SECONDS"],
+    )
+    app.jinja_env.filters["money"] = format_money
+    csrf.exempt(views.webhook_bp)  # Stripe signs its deliveries instead
+    for blueprint in (views.bp, admin_views.bp, views.webhook_bp, cli.bp):
+        app.register_blueprint(blueprint)
+    cli.add_stripe_commands(app, cli.local_webhook_secret_command, cli.reconcile_pending_command)
+    webhooks.add_handlers(app, webhooks.HANDLERS)
+    add_staff_area(app, StaffArea("drives_admin.index", "Drives", (Role.ADMIN,)))

@@ -1,0 +1,16 @@
+"""Security's part of the app: signed cookies, headers, error pages, the sign-in-free views."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from security import errors, headers, views
+from security.cookies import SignedCookieSessions
+
+
+def init_app(app: Flask) -> None:
+    """Wire security into the app (first: every other package relies on it)."""
+    app.session_interface = SignedCookieSessions()
+    headers.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(views.bp)
