@@ -14,6 +14,7 @@ from accounts.models import Invitation, LinkPurpose, Role, SessionStage, StaffSe
 from accounts.passwords import check_password_policy, hash_password, verify_password
 from accounts.sessions import end_all_sessions, hash_token, new_token, start_session
 from extensions import db
+from security import rotation
 from security.clock import now
 from security.sealing import seal, unseal
 
@@ -61,6 +62,32 @@ def totp_secret(user: User) -> str:
     if not user.totp_secret_sealed:
         raise AccountError("This account has no authenticator set up.")
     return unseal(user.totp_secret_sealed, TOTP_PURPOSE)
+
+
+def check_totp_seeds(old: bytes, new: bytes) -> None:
+    """Before a master-key rotation: every sealed TOTP seed is under the old or the new key."""
+    seeds = db.session.scalars(
+        select(User.totp_secret_sealed).where(User.totp_secret_sealed.is_not(None))
+    )
+    rotation.check_sealed(seeds, "staff TOTP seeds", old, new)
+
+
+def reseal_totp_seeds(old: bytes, new: bytes, batch_size: int) -> int:
+    """Re-seal every TOTP seed still under the old master key; the number moved."""
+    moved = 0
+    users = db.session.scalars(select(User).where(User.totp_secret_sealed.is_not(None))).all()
+    for number, user in enumerate(users, start=1):
+        token = rotation.resealed(user.totp_secret_sealed, TOTP_PURPOSE, old, new)
+        if token is not None:
+            user.totp_secret_sealed = token
+            moved += 1
+        if number % batch_size == 0:
+            db.session.commit()
+    db.session.commit()
+    return moved
+
+
+TOTP_SEEDS = rotation.Resealer("staff TOTP seeds", "sealed", check_totp_seeds, reseal_totp_seeds)
 
 
 def provisioning_uri(user: User) -> str:

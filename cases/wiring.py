@@ -6,15 +6,17 @@ from flask import Flask
 
 from accounts.models import Role
 from accounts.views import StaffArea, add_staff_area
-from cases import cli, money_views, transparency, views
+from cases import cli, encryption, money_views, transparency, views
 from fundraising.presentation import add_drive_page_section
+from security.rotation import add_resealer
 
 
 def init_app(app: Flask) -> None:
     """Wire the case manager into the app (last: it builds on every other package)."""
-    for blueprint in (views.bp, views.lockdown_bp, money_views.bp, cli.bp, cli.keys_bp):
+    for blueprint in (views.bp, views.lockdown_bp, money_views.bp, cli.bp):
         app.register_blueprint(blueprint)
     add_drive_page_section(app, transparency.render_spending)
+    add_resealer(app, encryption.CASE_KEYS)
     add_staff_area(
         app,
         StaffArea(

@@ -25,6 +25,7 @@ from fundraising.models import (
 )
 from fundraising.money import exponent, fee_to_cover, format_money
 from fundraising.stripe_gateway import PaymentResult
+from security import rotation
 from security.clock import now
 from security.sealing import seal, unseal
 
@@ -147,7 +148,43 @@ def first_name(name: str) -> str | None:
 
 
 def _purpose(donation_id: str, field: str) -> str:
+    """What a donor's name or email is sealed for: bound to the donation and the field."""
     return f"donation:{donation_id}:{field}"
+
+
+def _sealed_donors() -> Any:
+    return select(Donation).where(
+        Donation.name_sealed.is_not(None) | Donation.email_sealed.is_not(None)
+    )
+
+
+def check_donor_details(old: bytes, new: bytes) -> None:
+    """Before a master-key rotation: every sealed name and email is under the old or new key."""
+    for donation in db.session.scalars(_sealed_donors()):
+        tokens = (donation.name_sealed, donation.email_sealed)
+        rotation.check_sealed(tokens, "donors' details", old, new)
+
+
+def reseal_donor_details(old: bytes, new: bytes, batch_size: int) -> int:
+    """Re-seal donors' names and emails still under the old master key; the number moved."""
+    moved = 0
+    for number, donation in enumerate(db.session.scalars(_sealed_donors()).all(), start=1):
+        for field in DONOR_PURPOSES:
+            attribute = f"{field}_sealed"
+            purpose = _purpose(donation.id, field)
+            token = rotation.resealed(getattr(donation, attribute), purpose, old, new)
+            if token is not None:
+                setattr(donation, attribute, token)
+                moved += 1
+        if number % batch_size == 0:
+            db.session.commit()
+    db.session.commit()
+    return moved
+
+
+DONOR_DETAILS = rotation.Resealer(
+    "donors' details", "sealed", check_donor_details, reseal_donor_details
+)
 
 
 def donor_details(donation: Donation) -> dict[str, str | None]:

@@ -7,9 +7,10 @@ from flask import Flask
 from accounts.models import Role
 from accounts.views import StaffArea, add_staff_area
 from extensions import csrf
-from fundraising import admin_views, cli, views, webhooks
+from fundraising import admin_views, cli, services, views, webhooks
 from fundraising.money import format_money
 from fundraising.stripe_gateway import StripeGateway
+from security.rotation import add_resealer
 
 
 def init_app(app: Flask) -> None:
@@ -26,4 +27,5 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(blueprint)
     cli.add_stripe_commands(app, cli.local_webhook_secret_command, cli.reconcile_pending_command)
     webhooks.add_handlers(app, webhooks.HANDLERS)
+    add_resealer(app, services.DONOR_DETAILS)
     add_staff_area(app, StaffArea("drives_admin.index", "Drives", (Role.ADMIN,)))

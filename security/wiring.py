@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from security import errors, headers, views
+from security import cli, errors, headers, views
 from security.cookies import SignedCookieSessions
 
 
@@ -14,3 +14,4 @@ def init_app(app: Flask) -> None:
     headers.init_app(app)
     errors.init_app(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(cli.keys_bp)

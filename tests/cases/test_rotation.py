@@ -70,7 +70,7 @@ def test_rotation_keeps_everything_readable(make_app, app, world, clock):
 
     result = _rotate(rotated)
     assert result.exit_code == 0, result.output
-    assert "Re-wrapped 5 case key(s)" in result.output
+    assert "Re-wrapped 5 data key(s)" in result.output
     _assert_all_readable(rotated, case_ids, donation_id)
     with rotated.app_context():
         after = dict(db.session.execute(select(Case.id, Case.legal_name_enc)).all())
@@ -85,7 +85,7 @@ def test_rotation_keeps_everything_readable(make_app, app, world, clock):
 
     again = _rotate(rotated)
     assert again.exit_code == 0, again.output
-    assert "Re-wrapped 0 case key(s), re-sealed 0 secret(s)." in again.output
+    assert "Re-wrapped 0 data key(s), re-sealed 0 secret(s)." in again.output
 
 
 def test_a_crash_mid_rotation_resumes(make_app, app, world, monkeypatch):
@@ -112,7 +112,7 @@ def test_a_crash_mid_rotation_resumes(make_app, app, world, monkeypatch):
     monkeypatch.setattr(crypto, "wrap", real_wrap)
     result = _rotate(rotated, OLD, "--batch-size", "2")
     assert result.exit_code == 0, result.output
-    assert "Re-wrapped 3 case key(s)" in result.output
+    assert "Re-wrapped 3 data key(s)" in result.output
     _assert_all_readable(rotated, case_ids, donation_id)
 
 
@@ -129,3 +129,37 @@ def test_a_wrong_old_key_changes_nothing(make_app, app, world):
         assert set(db.session.scalars(select(CaseKey.master_key_id)).all()) == {OLD_ID}
     with app.app_context():
         assert encryption.read_identity(db.session.get(Case, case_ids[0]))["legal_name"]
+
+
+def test_one_value_under_a_third_key_anywhere_stops_the_rotation_before_any_change(
+    make_app, app, world
+):
+    """Every package is checked before any moves: a donor's email sealed under another key
+    (a restore mixed with another instance, say) leaves the case keys where they were."""
+    from security import sealing
+
+    _, _, donation_id, _ = world
+    third = b"t" * 32
+    with app.app_context():
+        donation = db.session.get(Donation, donation_id)
+        purpose = f"donation:{donation_id}:email"
+        donation.email_sealed = sealing.seal("d@example.org", purpose, master=third)
+        db.session.commit()
+    rotated = make_app(CASE_MASTER_KEY=NEW)
+    result = _rotate(rotated)
+    assert result.exit_code != 0
+    assert "donors' details are under neither the old key" in result.output
+    with rotated.app_context():
+        assert set(db.session.scalars(select(CaseKey.master_key_id)).all()) == {OLD_ID}
+    assert _rotate(rotated, OLD, "--batch-size", "0").exit_code != 0
+
+
+def test_every_package_with_secrets_under_the_master_key_is_asked(app):
+    from security.rotation import resealers
+
+    with app.app_context():
+        assert [resealer.label for resealer in resealers()] == [
+            "staff TOTP seeds",
+            "donors' details",
+            "case keys",
+        ]
