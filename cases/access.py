@@ -31,8 +31,16 @@ def is_locked_down() -> bool:
     return db.session.scalar(select(Lockdown.id).where(Lockdown.lifted_at.is_(None))) is not None
 
 
+def require_open() -> None:
+    """Every way into case records passes here (the functions below and intake), so a
+    lockdown closes them all at once; views answer CasesLockedDown with the locked page."""
+    if is_locked_down():
+        raise CasesLockedDown("Case records are locked down by an admin.")
+
+
 def cases_visible_to(user: User) -> Select[Case]:
     """The cases whose contents this user may read: assigned ones, or break-glass for admins."""
+    require_open()
     query = select(Case).where(Case.purged_at.is_(None))
     if user.role is Role.CASEWORKER:
         return query.where(
@@ -51,8 +59,6 @@ def cases_visible_to(user: User) -> Select[Case]:
 
 def get_case_for(user: User, case_id: str, action: str = "read") -> Case:
     """A case the user may open, or CaseNotFound (audited) — the only way views fetch a case."""
-    if is_locked_down():
-        raise CasesLockedDown("Case records are locked down by an admin.")
     case = db.session.scalar(cases_visible_to(user).where(Case.id == case_id))
     if case is None:
         audit.record(user, "case.access_denied", "case", case_id[:64], method=action)
@@ -64,7 +70,21 @@ def get_case_for(user: User, case_id: str, action: str = "read") -> Case:
 
 def case_overview_for_admin() -> list[Case]:
     """Every case's clear fields (code, stage, risk, region, dates) for the admin list."""
+    require_open()
     return list(db.session.scalars(select(Case).order_by(Case.created_at.desc())))
+
+
+def case_facts_for_admin(admin: User, case_id: str) -> Case:
+    """A case for the admin's own work on it (assign, unassign, purge): its clear facts only,
+    since contents open to an admin through break-glass alone. CaseNotFound for anyone else,
+    and for a purged or missing case."""
+    require_open()
+    if admin.role is not Role.ADMIN:
+        raise CaseNotFound(case_id)
+    case = db.session.scalar(select(Case).where(Case.id == case_id, Case.purged_at.is_(None)))
+    if case is None:
+        raise CaseNotFound(case_id)
+    return case
 
 
 # --- Break-glass and lockdown ----------------------------------------------------------------
@@ -72,13 +92,7 @@ def case_overview_for_admin() -> list[Case]:
 
 def break_glass(case_id: str, admin: User, reason: str) -> BreakGlass:
     """Open one case to an admin for a short while, with a reason; audited and shown."""
-    if admin.role is not Role.ADMIN:
-        raise CaseNotFound(case_id)
-    if is_locked_down():
-        raise CasesLockedDown("Case records are locked down.")
-    case = db.session.scalar(select(Case).where(Case.id == case_id, Case.purged_at.is_(None)))
-    if case is None:
-        raise CaseNotFound(case_id)
+    case = case_facts_for_admin(admin, case_id)
     if len(reason.strip()) < 10:
         raise CaseError("Explain why you need to open this case (at least a sentence).")
     moment = now()

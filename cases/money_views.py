@@ -7,8 +7,8 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from accounts.guards import role_required
-from cases import services
-from cases.views import STAFF, _user, case_route
+from cases import access, services
+from cases.views import STAFF, _user, case_route, locked_down
 from extensions import db
 from finance.forms import DisbursementRequestForm
 from finance.models import Category
@@ -17,6 +17,7 @@ from fundraising.models import Drive, DriveStatus
 from fundraising.money import InvalidAmount, parse_amount
 
 bp = Blueprint("case_money", __name__, url_prefix="/cases")
+bp.register_error_handler(access.CasesLockedDown, locked_down)
 
 
 def _form() -> DisbursementRequestForm:

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 
 import audit
 from accounts.models import Role, User
-from cases import encryption
+from cases import access, encryption
 from cases.encryption import CaseError
 from cases.models import (
     IDENTITY_FIELDS,
@@ -85,6 +85,7 @@ def create_case(
     allow_duplicate: bool = False,
 ) -> Case:
     """Create an encrypted case assigned to its creator; PossibleDuplicate unless allowed."""
+    access.require_open()
     if not (identity.get("legal_name") or "").strip():
         raise CaseError("Enter the person's legal name.")
     duplicate = encryption.find_duplicates(identity)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -47,6 +47,14 @@ def _user() -> User:
     return current_user._get_current_object()
 
 
+def locked_down(_error: access.CasesLockedDown) -> ResponseReturnValue:
+    """Every case page while a lockdown is on (access.require_open raises it)."""
+    return render_template("cases/locked.html"), 403
+
+
+bp.register_error_handler(access.CasesLockedDown, locked_down)
+
+
 def case_route(action: str) -> Callable[[F], F]:
     """Fetch the case through the access rule; 404 for anything not visible."""
 
@@ -58,8 +66,6 @@ def case_route(action: str) -> Callable[[F], F]:
             except access.CaseNotFound:
                 db.session.commit()  # keep the audit record of the refused attempt
                 abort(404)
-            except access.CasesLockedDown:
-                return render_template("cases/locked.html"), 403
             return view(case, *args, **kwargs)
 
         return wrapped  # type: ignore[return-value]
@@ -85,8 +91,6 @@ def _clear(form: CaseForm) -> services.ClearFields:
 @role_required(*STAFF)
 def index() -> ResponseReturnValue:
     """A caseworker's own cases; for admins, every case without identity fields."""
-    if access.is_locked_down():
-        return render_template("cases/locked.html"), 403
     user = _user()
     if user.role is Role.ADMIN:
         return render_template(
@@ -124,8 +128,7 @@ def index() -> ResponseReturnValue:
 @role_required(Role.CASEWORKER)
 def new() -> ResponseReturnValue:
     """Intake: a saved case is encrypted and assigned to the caseworker who created it."""
-    if access.is_locked_down():
-        return render_template("cases/locked.html"), 403
+    access.require_open()
     form = CaseForm()
     duplicate = False
     if form.validate_on_submit():
@@ -318,12 +321,10 @@ def export(case: services.Case) -> ResponseReturnValue:
 
 
 def _any_case_or_404(case_id: str) -> services.Case:
-    if access.is_locked_down():
-        abort(Response(render_template("cases/locked.html"), status=403))
-    case = db.session.get(services.Case, case_id)
-    if case is None or case.is_purged:
+    try:
+        return access.case_facts_for_admin(_user(), case_id)
+    except access.CaseNotFound:
         abort(404)
-    return case
 
 
 @bp.route("/<case_id>/manage", methods=["GET", "POST"])
@@ -386,7 +387,7 @@ def break_glass(case_id: str) -> ResponseReturnValue:
     except access.CaseNotFound:
         abort(404)
     except (services.CaseError, access.CasesLockedDown) as error:
-        flash(str(error), "error")
+        flash(str(error), "error")  # the form's own page explains, rather than the locked page
         return redirect(url_for("cases.manage", case_id=case_id))
     db.session.commit()
     return redirect(url_for("cases.detail", case_id=case_id))

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from accounts.models import Role, User
 from audit.models import AuditRecord
 from cases import access
 from cases import services as case_services
-from cases.models import RiskLevel
+from cases.models import Case, RiskLevel
 from extensions import db
+from tests.cases.conftest import INTAKE
 from tests.factories import make_user, user_email
 
 
@@ -101,3 +102,28 @@ def test_lockdown_closes_the_admin_case_page_too(app, client, auth):
     response = client.get(f"/cases/{case_id}/manage")
     assert response.status_code == 403
     assert "locked down" in response.get_data(as_text=True)
+
+
+def test_during_lockdown_every_way_in_is_closed_and_changes_nothing(app, person):
+    """The access layer refuses, not each view: the admin's case pages, the money page and
+    intake (a caseworker's form post) all answer the locked page and write nothing."""
+    worker = person()
+    case_id = worker.create_case()
+    admin = person(Role.ADMIN)
+    with app.app_context():
+        access.start_lockdown(db.session.get(User, admin.id))
+        db.session.commit()
+        cases_before = db.session.scalar(select(func.count()).select_from(Case))
+    for someone in (worker, admin):
+        someone.auth.login(someone.email)
+    for client, path in (
+        (admin.client, f"/cases/{case_id}/manage"),
+        (worker.client, f"/cases/{case_id}/money"),
+    ):
+        response = client.get(path)
+        assert response.status_code == 403, path
+        assert "Case records are locked down" in response.get_data(as_text=True)
+    intake = worker.client.post("/cases/new", data={**INTAKE, "legal_name": "Someone New"})
+    assert intake.status_code == 403
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Case)) == cases_before
