@@ -13,7 +13,7 @@ from flask_login import current_user
 import audit
 from accounts.models import Role, SessionStage, StaffSession, User
 from accounts.services import is_recently_reauthenticated
-from accounts.sessions import find_session
+from accounts.sessions import find_session, touch
 from extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,6 +30,8 @@ def load_staff_user(_request: Any) -> User | None:
     session_row = find_session(session_token(), SessionStage.ACTIVE)
     if session_row is None:
         return None
+    if touch(session_row):
+        db.session.commit()
     g.staff_session = session_row
     return session_row.user
 

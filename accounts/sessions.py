@@ -31,7 +31,9 @@ def new_token() -> tuple[str, str]:
 def start_session(
     user: User | None, stage: SessionStage, *, is_password_ok: bool = False
 ) -> tuple[str, StaffSession]:
-    """Create a session row and return the token for the cookie."""
+    """Create a session row and return the token for the cookie (and clear out expired ones:
+    lookups never write, so this is where old rows go)."""
+    end_expired_sessions()
     token, token_hash = new_token()
     moment = now()
     session_row = StaffSession(
@@ -62,7 +64,9 @@ def _is_expired(session_row: StaffSession) -> bool:
 
 
 def find_session(token: str | None, stage: SessionStage) -> StaffSession | None:
-    """The live session for a cookie token at the given stage; expired rows are deleted."""
+    """The live session for a cookie token at the given stage, or None. A lookup only: it
+    writes nothing (expired rows are removed by `end_expired_sessions` at each sign-in, and
+    the request loader keeps an active session's last-seen time with `touch`)."""
     if not token or len(token) > 128:
         return None
     session_row = db.session.scalar(
@@ -79,15 +83,17 @@ def find_session(token: str | None, stage: SessionStage) -> StaffSession | None:
         or (user.is_active and (user.is_vetted or stage is not SessionStage.ACTIVE))
     )
     if _is_expired(session_row) or not usable_user:
-        db.session.delete(session_row)
-        db.session.commit()
         return None
-    if stage is SessionStage.ACTIVE and (now() - session_row.last_seen_at).total_seconds() > (
-        TOUCH_SECONDS
-    ):
-        session_row.last_seen_at = now()
-        db.session.commit()
     return session_row
+
+
+def touch(session_row: StaffSession) -> bool:
+    """Move an active session's last-seen time on, at most every TOUCH_SECONDS (the idle
+    timeout counts from it); whether it changed. The caller commits."""
+    if (now() - session_row.last_seen_at).total_seconds() <= TOUCH_SECONDS:
+        return False
+    session_row.last_seen_at = now()
+    return True
 
 
 def end_session(session_row: StaffSession) -> None:
@@ -104,7 +110,7 @@ def end_all_sessions(user: User) -> int:
 
 
 def end_expired_sessions() -> None:
-    """Remove rows whose time is up (called now and then; lookups ignore them anyway)."""
+    """Remove rows whose time is up (at each sign-in; lookups ignore them anyway)."""
     moment = now()
     idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
     absolute = timedelta(hours=current_app.config["SESSION_ABSOLUTE_HOURS"])
