@@ -8,7 +8,7 @@ PORT ?= 5000
 LOCALSTRIPE_PORT ?= 8420
 export PORT LOCALSTRIPE_PORT
 
-.PHONY: install run test lint format benchmark clean
+.PHONY: install run test lint format clean
 
 $(BIN)/.installed: requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 from sqlalchemy import select
 
 from accounts import services
 from accounts.forms import AuditFilterForm, ConfirmForm, InviteForm, RoleForm
-from accounts.guards import reauth_required, role_required
+from accounts.guards import current_staff, reauth_required, role_required
 from accounts.mail import send_link
 from accounts.models import Invitation, Role, User
 from audit.models import AuditRecord
@@ -27,16 +26,13 @@ def _user_or_404(user_id: int) -> User:
     return user
 
 
-def _actor() -> User:
-    return current_user._get_current_object()
-
-
 def _link_page(token: str, link: Invitation, heading: str) -> ResponseReturnValue:
     url = url_for("accounts.accept_invitation", token=token, _external=True)
     sent = send_link(
         link.email,
         heading,
-        f"Open this link within 48 hours to set your password:\n\n{url}\n",
+        f"Open this link within {current_app.config['INVITATION_HOURS']} hours to set your "
+        f"password:\n\n{url}\n",
     )
     db.session.commit()
     return render_template(
@@ -48,6 +44,11 @@ def _link_page(token: str, link: Invitation, heading: str) -> ResponseReturnValu
 @role_required(Role.ADMIN)
 def index() -> ResponseReturnValue:
     """Staff list, pending invitations, and the invitation form."""
+    return _admin_page(InviteForm())
+
+
+def _admin_page(invite_form: InviteForm) -> str:
+    """The admin page, with the invitation form as given (blank, or with its errors)."""
     users = db.session.scalars(select(User).order_by(User.is_vetted, User.name)).all()
     invitations = db.session.scalars(
         select(Invitation)
@@ -58,7 +59,7 @@ def index() -> ResponseReturnValue:
         "admin/index.html",
         users=users,
         invitations=invitations,
-        invite_form=InviteForm(),
+        invite_form=invite_form,
         confirm_form=ConfirmForm(),
         role_form=RoleForm(),
         moment=now(),
@@ -73,23 +74,17 @@ def invite() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             token, link = services.invite_user(
-                form.email.data or "", form.name.data or "", Role(form.role.data), actor=_actor()
+                form.email.data or "",
+                form.name.data or "",
+                Role(form.role.data),
+                actor=current_staff(),
             )
         except services.AccountError as error:
             form.email.errors = [str(error)]
         else:
             return _link_page(token, link, "Your invitation")
     flash("The invitation was not created: check the form.", "error")
-    users = db.session.scalars(select(User).order_by(User.name)).all()
-    return render_template(
-        "admin/index.html",
-        users=users,
-        invitations=[],
-        invite_form=form,
-        confirm_form=ConfirmForm(),
-        role_form=RoleForm(),
-        moment=now(),
-    ), 400
+    return _admin_page(form), 400
 
 
 @bp.post("/invitations/<int:invitation_id>/revoke")
@@ -99,7 +94,7 @@ def revoke_invitation(invitation_id: int) -> ResponseReturnValue:
     link = db.session.get(Invitation, invitation_id)
     if link is None or not ConfirmForm().validate_on_submit():
         abort(404)
-    services.revoke_invitation(link, actor=_actor())
+    services.revoke_invitation(link, actor=current_staff())
     db.session.commit()
     flash("Invitation revoked.", "info")
     return redirect(url_for("admin.index"))
@@ -117,7 +112,7 @@ def _user_action(user_id: int, action: str) -> ResponseReturnValue:
     }
     function, message = actions[action]
     try:
-        function(user, actor=_actor())
+        function(user, actor=current_staff())
     except services.AccountError as error:
         flash(str(error), "error")
         return redirect(url_for("admin.index"))
@@ -164,7 +159,7 @@ def change_role(user_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         abort(400)
     try:
-        services.change_role(user, Role(form.role.data), actor=_actor())
+        services.change_role(user, Role(form.role.data), actor=current_staff())
     except services.AccountError as error:
         flash(str(error), "error")
     else:
@@ -181,10 +176,10 @@ def reset(user_id: int) -> ResponseReturnValue:
     user = _user_or_404(user_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    if user.id == _actor().id:
+    if user.id == current_staff().id:
         flash("You cannot reset your own account; ask another admin.", "error")
         return redirect(url_for("admin.index"))
-    token, link = services.issue_reset_link(user, actor=_actor())
+    token, link = services.issue_reset_link(user, actor=current_staff())
     return _link_page(token, link, "Reset your sign-in")
 
 

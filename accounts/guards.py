@@ -36,6 +36,12 @@ def load_staff_user(_request: Any) -> User | None:
     return session_row.user
 
 
+def current_staff() -> User:
+    """The signed-in staff member as a User (only valid behind a guard)."""
+    user: User = current_user._get_current_object()
+    return user
+
+
 def current_session() -> StaffSession:
     """The signed-in user's session row (only valid behind a guard)."""
     return g.staff_session

@@ -114,6 +114,3 @@ class Invitation(db.Model):  # type: ignore[name-defined]
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    def is_usable(self, at: datetime) -> bool:
-        return self.used_at is None and self.revoked_at is None and self.expires_at > at

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pyotp
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 import audit
 from accounts.models import Invitation, LinkPurpose, Role, SessionStage, StaffSession, User
@@ -222,18 +222,6 @@ def duress_lock(user: User) -> int:
     ended = end_all_sessions(user)
     audit.record(user, "user.duress_locked", "user", user.id, sessions_ended=ended)
     return ended
-
-
-def count_admins() -> int:
-    """Active, vetted admins."""
-    return int(
-        db.session.scalar(
-            select(func.count(User.id)).where(
-                User.role == Role.ADMIN, User.is_active.is_(True), User.is_vetted.is_(True)
-            )
-        )
-        or 0
-    )
 
 
 # --- Login ----------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def _index_entries(values: dict[str, str | None]) -> list[tuple[str, str]]:
     return entries
 
 
-def find_duplicates(values: dict[str, str | None], exclude_case_id: str | None = None) -> bool:
+def find_duplicates(values: dict[str, str | None]) -> bool:
     """True when a live case shares a normalised name or contact (by blind index only)."""
     digests = [digest for _, digest in _index_entries(values)]
     if not digests:
@@ -62,8 +62,6 @@ def find_duplicates(values: dict[str, str | None], exclude_case_id: str | None =
         .join(Case, Case.id == BlindIndexEntry.case_id)
         .where(BlindIndexEntry.digest.in_(digests), Case.purged_at.is_(None))
     )
-    if exclude_case_id:
-        query = query.where(BlindIndexEntry.case_id != exclude_case_id)
     return db.session.scalar(query.limit(1)) is not None
 
 

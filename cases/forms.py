@@ -72,7 +72,3 @@ class BreakGlassForm(FlaskForm):
 
 class AssignForm(FlaskForm):
     user_id = SelectField("Caseworker", coerce=int, validators=[DataRequired()])
-
-
-class ConfirmForm(FlaskForm):
-    """Button-only form; its CSRF token is the point."""

@@ -6,9 +6,9 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from accounts.guards import role_required
+from accounts.guards import current_staff, role_required
 from cases import access, services
-from cases.views import STAFF, _user, case_route, locked_down
+from cases.views import STAFF, case_route, locked_down
 from extensions import db
 from finance.forms import DisbursementRequestForm
 from finance.models import Category
@@ -44,7 +44,7 @@ def money(case: services.Case) -> ResponseReturnValue:
                 raise FinanceError("Choose the drive to charge.")
             services.request_money(
                 case,
-                _user(),
+                current_staff(),
                 drive_id=drive.id,
                 category=Category(form.category.data),
                 amount_minor=parse_amount(form.amount.data, drive.currency),

@@ -8,18 +8,17 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
-from accounts.guards import reauth_required, role_required
+from accounts.forms import ConfirmForm
+from accounts.guards import current_staff, reauth_required, role_required
 from accounts.models import Role, User
 from cases import access, encryption, services
 from cases.forms import (
     AssignForm,
     BreakGlassForm,
     CaseForm,
-    ConfirmForm,
     NoteForm,
     StageForm,
     VerificationForm,
@@ -43,10 +42,6 @@ NEXT_ACTIONS = {
 }
 
 
-def _user() -> User:
-    return current_user._get_current_object()
-
-
 def locked_down(_error: access.CasesLockedDown) -> ResponseReturnValue:
     """Every case page while a lockdown is on (access.require_open raises it)."""
     return render_template("cases/locked.html"), 403
@@ -62,7 +57,7 @@ def case_route(action: str) -> Callable[[F], F]:
         @wraps(view)
         def wrapped(case_id: str, *args: Any, **kwargs: Any) -> Any:
             try:
-                case = access.get_case_for(_user(), case_id, action)
+                case = access.get_case_for(current_staff(), case_id, action)
             except access.CaseNotFound:
                 db.session.commit()  # keep the audit record of the refused attempt
                 abort(404)
@@ -91,7 +86,7 @@ def _clear(form: CaseForm) -> services.ClearFields:
 @role_required(*STAFF)
 def index() -> ResponseReturnValue:
     """A caseworker's own cases; for admins, every case without identity fields."""
-    user = _user()
+    user = current_staff()
     if user.role is Role.ADMIN:
         return render_template(
             "cases/admin_list.html", cases=access.case_overview_for_admin(), moment=now()
@@ -134,7 +129,7 @@ def new() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             case = services.create_case(
-                _user(),
+                current_staff(),
                 _identity(form),
                 _clear(form),
                 allow_duplicate=request.form.get("confirm_duplicate") == "yes",
@@ -217,7 +212,7 @@ def edit(case: services.Case) -> ResponseReturnValue:
         form.risk_level.data = case.risk_level.value
         form.referral_source.data = case.referral_source.value
     elif form.validate_on_submit():
-        services.update_case(case, _user(), _identity(form), _clear(form))
+        services.update_case(case, current_staff(), _identity(form), _clear(form))
         db.session.commit()
         flash("Case saved.", "info")
         return redirect(url_for("cases.detail", case_id=case.id))
@@ -232,7 +227,7 @@ def add_note(case: services.Case) -> ResponseReturnValue:
     """Add a note."""
     form = NoteForm()
     if form.validate_on_submit():
-        services.add_note(case, _user(), form.body.data or "")
+        services.add_note(case, current_staff(), form.body.data or "")
         flash("Note added.", "info")
     else:
         flash("Write something in the note.", "error")
@@ -248,7 +243,9 @@ def change_stage(case: services.Case) -> ResponseReturnValue:
     form = StageForm()
     if form.validate_on_submit():
         try:
-            services.change_stage(case, _user(), Stage(form.to_stage.data), form.reason.data or "")
+            services.change_stage(
+                case, current_staff(), Stage(form.to_stage.data), form.reason.data or ""
+            )
         except (services.CaseError, ValueError) as error:
             flash(str(error), "error")
         else:
@@ -268,7 +265,7 @@ def record_verification(case: services.Case) -> ResponseReturnValue:
     if form.validate_on_submit():
         services.record_verification(
             case,
-            _user(),
+            current_staff(),
             has_seen_documents=bool(form.has_seen_documents.data),
             has_contacted_references=bool(form.has_contacted_references.data),
             has_assessed_risk=bool(form.has_assessed_risk.data),
@@ -286,7 +283,7 @@ def confirm_verification(case: services.Case) -> ResponseReturnValue:
     """Confirm another person's verification."""
     if ConfirmForm().validate_on_submit():
         try:
-            services.confirm_verification(case, _user())
+            services.confirm_verification(case, current_staff())
         except services.CaseError as error:
             flash(str(error), "error")
         else:
@@ -322,7 +319,7 @@ def export(case: services.Case) -> ResponseReturnValue:
 
 def _any_case_or_404(case_id: str) -> services.Case:
     try:
-        return access.case_facts_for_admin(_user(), case_id)
+        return access.case_facts_for_admin(current_staff(), case_id)
     except access.CaseNotFound:
         abort(404)
 
@@ -342,7 +339,7 @@ def manage(case_id: str) -> ResponseReturnValue:
         try:
             if worker is None:
                 raise services.CaseError("Choose a caseworker.")
-            services.assign(case, worker, _user())
+            services.assign(case, worker, current_staff())
         except services.CaseError as error:
             flash(str(error), "error")
         else:
@@ -366,7 +363,7 @@ def unassign(case_id: str, user_id: int) -> ResponseReturnValue:
     case = _any_case_or_404(case_id)
     if ConfirmForm().validate_on_submit():
         try:
-            services.unassign(case, user_id, _user())
+            services.unassign(case, user_id, current_staff())
         except services.CaseError as error:
             flash(str(error), "error")
         else:
@@ -383,7 +380,7 @@ def break_glass(case_id: str) -> ResponseReturnValue:
         flash("Explain why you need to open this case (at least a sentence).", "error")
         return redirect(url_for("cases.manage", case_id=case_id))
     try:
-        access.break_glass(case_id, _user(), form.reason.data or "")
+        access.break_glass(case_id, current_staff(), form.reason.data or "")
     except access.CaseNotFound:
         abort(404)
     except (services.CaseError, access.CasesLockedDown) as error:
@@ -402,7 +399,7 @@ def purge(case_id: str) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit() or request.form.get("confirm_code") != case.code:
         flash(f"Type the case code ({case.code}) to confirm the purge.", "error")
         return redirect(url_for("cases.manage", case_id=case.id))
-    services.purge_case(case, _user(), "emergency")
+    services.purge_case(case, current_staff(), "emergency")
     db.session.commit()
     flash(f"{case.code} was purged. Its contents can no longer be recovered.", "info")
     return redirect(url_for("cases.index"))
@@ -419,11 +416,11 @@ def lockdown() -> ResponseReturnValue:
     form = ConfirmForm()
     if form.validate_on_submit():
         if request.form.get("action") == "lift":
-            access.lift_lockdown(_user())
+            access.lift_lockdown(current_staff())
             db.session.commit()
             flash("Lockdown lifted: case pages are open again.", "info")
             return redirect(url_for("lockdown.lockdown"))
-        ended = access.start_lockdown(_user())
+        ended = access.start_lockdown(current_staff())
         db.session.commit()
         flash(f"Lockdown on. {ended} session(s) ended, yours included.", "info")
         return redirect(url_for("accounts.login"))

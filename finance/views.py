@@ -16,11 +16,10 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 from sqlalchemy import select
 
 import audit
-from accounts.guards import reauth_required, role_required
+from accounts.guards import current_staff, reauth_required, role_required
 from accounts.models import Role, User
 from extensions import db
 from finance import charts, exports, reconcile, services
@@ -31,10 +30,6 @@ from fundraising.stripe_gateway import GatewayRejected, GatewayUnavailable, curr
 from security.clock import now
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
-
-
-def _user() -> User:
-    return current_user._get_current_object()
 
 
 @bp.get("/")
@@ -115,7 +110,7 @@ def reconcile_payout(payout_id: str) -> ResponseReturnValue:
     form = ReconcileForm()
     if form.validate_on_submit():
         try:
-            reconcile.mark_reconciled(found, _user(), form.bank_reference.data or "")
+            reconcile.mark_reconciled(found, current_staff(), form.bank_reference.data or "")
         except services.FinanceError as error:
             flash(str(error), "error")
         else:
@@ -158,7 +153,7 @@ def disbursement_list() -> ResponseReturnValue:
 
 
 def _decide(disbursement_id: str, action: str) -> ResponseReturnValue:
-    user = _user()
+    user = current_staff()
     decision = DecisionForm()
     try:
         if action == "approve" and decision.validate_on_submit():
@@ -225,12 +220,14 @@ def export(kind: str) -> ResponseReturnValue:
         start = datetime.combine(form.start.data, time(0), tzinfo=UTC) if form.start.data else None
         end = datetime.combine(form.end.data, time(0), tzinfo=UTC) if form.end.data else None
         drive_id = form.drive.data or None
-        audit.record(_user(), "export.created", "export", kind, drive=str(drive_id or "all"))
+        audit.record(
+            current_staff(), "export.created", "export", kind, drive=str(drive_id or "all")
+        )
         db.session.commit()
         return _csv(kind, exports.DONATIONS_HEADER, exports.donations_rows(drive_id, start, end))
     if kind not in EXPORTS:
         abort(404)
     header, rows = EXPORTS[kind]
-    audit.record(_user(), "export.created", "export", kind)
+    audit.record(current_staff(), "export.created", "export", kind)
     db.session.commit()
     return _csv(kind, header, rows())

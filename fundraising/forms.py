@@ -41,7 +41,6 @@ class DonationForm(FlaskForm):
         "Message of support (optional, shown publicly)",
         validators=[Optional(), Length(max=280, message="Keep the message under 280 characters.")],
     )
-    retry_of = StringField(validators=[Optional(), Length(max=36)])
 
 
 class DriveForm(FlaskForm):

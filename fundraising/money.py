@@ -70,8 +70,9 @@ SUPPORTED = frozenset(
     ]
 )
 MAX_MAJOR_DIGITS = 9
-# Amounts, goals and totals are 32-bit integer columns (PostgreSQL's INTEGER): refuse what
-# cannot be stored rather than fail in the database.
+# A gift's amount and a drive's goal are 32-bit integer columns (PostgreSQL's INTEGER; the
+# drive totals that add them up are 64-bit): refuse what cannot be stored rather than fail in
+# the database.
 MAX_MINOR = 2**31 - 1
 
 _AMOUNT = re.compile(r"^(\d+)(?:\.(\d+))?$")

@@ -35,7 +35,7 @@ from fundraising.stripe_gateway import (
     GatewayUnavailable,
     InvalidSignature,
     PaymentDeclined,
-    StripeGateway,
+    current_gateway,
 )
 from security import transactions
 from security.addresses import request_network
@@ -61,11 +61,6 @@ DECLINED_TOO_OFTEN = (
 REACHED_STRIPE = "donation_reached_stripe"
 GIFTS_KEY = "gifts"
 MAX_REMEMBERED_GIFTS = 20
-
-
-def gateway() -> StripeGateway:
-    """The Stripe gateway built in create_app (tests may hand in another)."""
-    return current_app.extensions["stripe_gateway"]
 
 
 def _drive_or_404(slug: str) -> Drive:
@@ -223,7 +218,7 @@ def _charge(
     g.setdefault(REACHED_STRIPE, True)
     card_testing.record_attempt(drive_id)
     try:
-        result = gateway().create_payment(payment_method=payment_method, **payment)
+        result = current_gateway().create_payment(payment_method=payment_method, **payment)
     except PaymentDeclined as error:
         card_testing.record_decline(drive_id, request_network())
         _settle(
@@ -271,7 +266,7 @@ def thanks(slug: str) -> ResponseReturnValue:
         donation_id = donation.id
         db.session.commit()  # no transaction stays open while Stripe answers
         try:
-            result = gateway().retrieve_payment(intent_id)
+            result = current_gateway().retrieve_payment(intent_id)
         except (GatewayUnavailable, GatewayRejected):
             result = None
         if result is not None:
@@ -337,7 +332,7 @@ def stripe_webhook() -> ResponseReturnValue:
     """Stripe's events: verified, stored once, applied; 500 on a handler error so it retries."""
     payload = request.get_data(cache=False)
     try:
-        event = gateway().verify_webhook(payload, request.headers.get("Stripe-Signature"))
+        event = current_gateway().verify_webhook(payload, request.headers.get("Stripe-Signature"))
     except InvalidSignature:
         return _error("The signature is missing, wrong or too old.", 400)
     try:

@@ -40,6 +40,23 @@ class Clock:
         return self.current
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2id with tiny cost parameters, so tests that hash often stay quick.
+
+    The algorithm and code paths are the real ones; only the work factor is lowered.
+    tests/accounts/test_passwords.py checks the production parameters separately.
+    """
+    from argon2 import PasswordHasher
+
+    from accounts import passwords
+
+    fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    dummy = fast.hash("not a real password: this hash evens out the timing")
+    monkeypatch.setattr(passwords, "_hasher", fast)
+    monkeypatch.setattr(passwords, "_dummy_hash", lambda: dummy)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[Any]:
     server = postgres.start_server()

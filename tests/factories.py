@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from flask.testing import FlaskClient
 
 from accounts import services
 from accounts.models import Role, User
 from extensions import db
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Auth, Clock, current_code
 
 
 def make_user(
@@ -105,17 +106,19 @@ def form_tokens(html: str) -> list[str]:
     )
 
 
-def use_fast_password_hashing(monkeypatch: Any) -> None:
-    """Argon2id with tiny cost parameters, so tests that hash often stay quick.
+class StaffMember:
+    """A staff member signed in on their own test client (cases and finance tests)."""
 
-    The algorithm and code paths are the real ones; only the work factor is lowered.
-    tests/accounts/test_passwords.py checks the production parameters separately.
-    """
-    from argon2 import PasswordHasher
+    def __init__(self, app: Flask, clock: Clock, role: Role, email: str | None = None) -> None:
+        self.app = app
+        self.id = make_user(app, role, email)
+        self.email = user_email(app, self.id)
+        self.client: FlaskClient = app.test_client()
+        self.auth = Auth(app, self.client, clock)
+        self.auth.login(self.email)
 
-    from accounts import passwords
-
-    fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    dummy = fast.hash("not a real password: this hash evens out the timing")
-    monkeypatch.setattr(passwords, "_hasher", fast)
-    monkeypatch.setattr(passwords, "_dummy_hash", lambda: dummy)
+    def reauthenticate(self) -> Any:
+        """Give password and a fresh code again (a new TOTP step, so the code is unused)."""
+        self.auth.clock.advance(seconds=30)
+        code = current_code(self.app, self.email)
+        return self.client.post("/reauthenticate", data={"password": PASSWORD, "code": code})

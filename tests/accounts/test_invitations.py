@@ -162,6 +162,16 @@ def test_inviting_an_existing_email_is_refused(app, admin):
     assert count_rows(app, Invitation) == 0
 
 
+def test_a_refused_invitation_keeps_the_pending_ones_on_the_page(app, admin):
+    _invite(admin, email="waiting@example.org")
+    page = admin.post("/admin/invitations", data={"email": "not an email", "name": "X"})
+    assert page.status_code == 400
+    text = page.get_data(as_text=True)
+    assert "The invitation was not created" in text
+    assert "waiting@example.org" in text  # the pending invitation is still listed
+    assert count_rows(app, Invitation) == 1
+
+
 def test_a_wrong_enrolment_code_is_refused(app, admin, clock):
     link = _invite(admin)
     invitee = app.test_client()

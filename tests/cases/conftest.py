@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from accounts.models import Role
-from tests.conftest import PASSWORD, Auth, Clock, current_code
-from tests.factories import make_user, use_fast_password_hashing, user_email
+from tests.conftest import Clock
+from tests.factories import StaffMember
 
 INTAKE = {
     "legal_name": "Zuleika Quintanar-Oyelaran",
@@ -54,26 +53,8 @@ def _no_identity_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
         assert secret.casefold() not in logged.casefold()
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    use_fast_password_hashing(monkeypatch)
-
-
-class Person:
-    """A staff member signed in on their own test client."""
-
-    def __init__(self, app: Flask, clock: Clock, role: Role, email: str | None = None) -> None:
-        self.id = make_user(app, role, email)
-        self.email = user_email(app, self.id)
-        self.client: FlaskClient = app.test_client()
-        self.auth = Auth(app, self.client, clock)
-        self.auth.login(self.email)
-
-    def reauthenticate(self) -> Any:
-        """Give password and a fresh code again (a new TOTP step, so the code is unused)."""
-        self.auth.clock.advance(seconds=30)
-        code = current_code(self.auth.app, self.email)
-        return self.client.post("/reauthenticate", data={"password": PASSWORD, "code": code})
+class Person(StaffMember):
+    """A staff member signed in on their own test client, who can take in a case."""
 
     def create_case(self, **changes: str) -> str:
         """Create a case through the intake form; return its id."""

@@ -6,21 +6,15 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from accounts.models import Role
 from extensions import db
 from fundraising import services as fundraising
 from fundraising.models import DonationStatus, Drive, DriveTotals
-from tests.conftest import PASSWORD, Auth, Clock, current_code
-from tests.factories import make_user, use_fast_password_hashing, user_email
+from tests.conftest import Clock
+from tests.factories import StaffMember
 from tests.finance.recorded import RecordedStripe
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    use_fast_password_hashing(monkeypatch)
 
 
 @pytest.fixture
@@ -68,28 +62,11 @@ def fund(app: Flask, drive_id: int, gross_minor: int) -> None:
         db.session.commit()
 
 
-class Staff:
-    """A staff member signed in on their own test client."""
-
-    def __init__(self, app: Flask, clock: Clock, role: Role) -> None:
-        self.app = app
-        self.id = make_user(app, role)
-        self.email = user_email(app, self.id)
-        self.client: FlaskClient = app.test_client()
-        self.auth = Auth(app, self.client, clock)
-        self.auth.login(self.email)
-
-    def reauthenticate(self) -> Any:
-        self.auth.clock.advance(seconds=30)
-        code = current_code(self.app, self.email)
-        return self.client.post("/reauthenticate", data={"password": PASSWORD, "code": code})
-
-
 @pytest.fixture
 def staff(app: Flask, clock: Clock) -> Any:
     """staff(Role.FINANCE) is a signed-in finance user with their own client."""
 
-    def make(role: Role = Role.FINANCE) -> Staff:
-        return Staff(app, clock, role)
+    def make(role: Role = Role.FINANCE) -> StaffMember:
+        return StaffMember(app, clock, role)
 
     return make
