@@ -24,7 +24,7 @@ run: install
 	$(BIN)/flask --app app db upgrade; \
 	if [ -z "$${STRIPE_SECRET_KEY:-}" ]; then \
 	  secret="$${STRIPE_WEBHOOK_SECRET:-$$($(BIN)/flask --app app stripe local-webhook-secret)}"; \
-	  $(BIN)/python -m fundraising.localstripe_server --port $(LOCALSTRIPE_PORT) \
+	  $(BIN)/python -m devtools.localstripe_server --port $(LOCALSTRIPE_PORT) \
 	    --webhook-url http://127.0.0.1:$(PORT)/stripe/webhook --webhook-secret "$$secret" \
 	    --stripe-js tests/e2e/stripe_shim.js & \
 	  trap 'kill %1 2>/dev/null' EXIT; \

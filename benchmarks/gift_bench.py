@@ -217,7 +217,7 @@ def run_backend(procs: common.Processes, backend: str, args: argparse.Namespace)
             common.CLIENT_CPU,
             str(common.VENV_BIN / "python"),
             "-m",
-            "fundraising.localstripe_server",
+            "devtools.localstripe_server",
             "--port",
             "0",
             "--port-file",

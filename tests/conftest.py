@@ -209,7 +209,7 @@ def start_localstripe(
     command = [
         sys.executable,
         "-m",
-        "fundraising.localstripe_server",
+        "devtools.localstripe_server",
         "--port",
         "0",
         "--port-file",

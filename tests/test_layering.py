@@ -3,7 +3,8 @@
 `cases/` -> `finance/` -> `fundraising/` -> `accounts/` -> `audit/`, `security/` ->
 `config.py`, `extensions.py`. A package may import itself and anything below it; `audit/` and
 `security/` know no domain and not each other's insides beyond what is listed. Only `app.py`
-sees every package. Imports inside functions count as much as those at the top of a file."""
+sees every package, and nothing of the app imports `devtools/`, the development-only Stripe
+stand-in. Imports inside functions count as much as those at the top of a file."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ ALLOWED = {
     "finance": {"config", "extensions", "security", "audit", "accounts", "fundraising"},
     "cases": {"config", "extensions", "security", "audit", "accounts", "fundraising", "finance"},
 }
+# Development tools (the Stripe stand-in) sit beside the app: they may use it, it never them.
+ALLOWED["devtools"] = set()
 PROJECT = {*ALLOWED, "app"}
 
 

@@ -1,6 +1,6 @@
 """Run localstripe (the offline Stripe API) the way this project needs it.
 
-python -m fundraising.localstripe_server [--port 0] [--port-file F] [--delay-ms 300]
+python -m devtools.localstripe_server [--port 0] [--port-file F] [--delay-ms 300]
     [--webhook-url URL --webhook-secret whsec_...] [--stripe-js FILE]
 
 Differences from plain `localstripe`, each one so the app sends the same calls it sends to Stripe:
@@ -32,7 +32,7 @@ from typing import Any
 from aiohttp import web
 from localstripe import resources, server, webhooks
 
-from fundraising import localstripe_index
+from devtools import localstripe_index
 
 EXTRA_INTENT_PARAMS = (
     "receipt_email",

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from localstripe import resources
 
-from fundraising import localstripe_index
-from fundraising.localstripe_index import INDEX
+from devtools import localstripe_index
+from devtools.localstripe_index import INDEX
 
 CARD = {"number": "4242424242424242", "exp_month": "12", "exp_year": "2034", "cvc": "123"}
 
@@ -27,7 +27,7 @@ def stand_in(monkeypatch) -> Iterator[dict[str, int]]:
     """localstripe's resources as the wrapper serves them, with whole-store scans counted."""
     with warnings.catch_warnings():  # localstripe's own routes are old-style aiohttp handlers
         warnings.simplefilter("ignore", DeprecationWarning)
-        localstripe_server = importlib.import_module("fundraising.localstripe_server")
+        localstripe_server = importlib.import_module("devtools.localstripe_server")
     localstripe_index.install()
     localstripe_server._patch_payment_intents()
     localstripe_server._patch_intent_listing()
