@@ -8,7 +8,7 @@ PORT ?= 5000
 LOCALSTRIPE_PORT ?= 8420
 export PORT LOCALSTRIPE_PORT
 
-.PHONY: install run test lint format clean
+.PHONY: install run test lint format lock clean
 
 $(BIN)/.installed: requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,14 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Re-pin both lock files from pyproject.toml (existing pins are kept; add --upgrade to move
+# them). requirements.lock is what production installs; the dev lock is constrained by it.
+LOCK_FLAGS := --allow-unsafe --generate-hashes --no-emit-find-links --no-emit-index-url --strip-extras
+lock: install
+	$(BIN)/pip-compile --quiet $(LOCK_FLAGS) --output-file=requirements.lock pyproject.toml
+	$(BIN)/pip-compile --quiet $(LOCK_FLAGS) --constraint=requirements.lock --extra=dev \
+	  --output-file=requirements-dev.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

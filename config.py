@@ -122,7 +122,7 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "PUBLIC_URL": os.environ.get("PUBLIC_URL"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": app_env != "development" and app_env != "testing",
+        "SESSION_COOKIE_SECURE": app_env not in {"development", "testing"},
         "STAFF_COOKIE_NAME": "staff_session",
     }
     if settings["SESSION_COOKIE_SECURE"]:

@@ -125,8 +125,19 @@ def bulk_insert_cases(app: Any, template_id: str, count: int, owners: list[int])
                 created = seeding.sqlite_value(now - timedelta(days=rng.uniform(1, 700)))
                 stage = rng.choice(STAGES)
                 cases.append(
-                    (case_id, code, stage, rng.choice(RISKS), "Region", 1, "partner")
-                    + (created, created, created, *blobs)
+                    (
+                        case_id,
+                        code,
+                        stage,
+                        rng.choice(RISKS),
+                        "Region",
+                        1,
+                        "partner",
+                        created,
+                        created,
+                        created,
+                        *blobs,
+                    )
                 )
                 keys.append((case_id, key_id, wrapped))
                 assignments.append((case_id, rng.choice(owners), created))

@@ -103,12 +103,12 @@ class Processes:
         for process in list(self.children):
             try:
                 self.stop(process)
-            except Exception as error:  # noqa: BLE001  (cleanup goes on whatever happens)
+            except Exception as error:  # cleanup goes on whatever happens
                 log(f"could not stop {process.pid}: {error}")
         for server in list(self.postgres):
             try:
                 server.stop()
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 log(f"could not stop PostgreSQL: {error}")
             self.postgres.remove(server)
         for folder in list(self.folders):

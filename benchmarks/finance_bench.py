@@ -234,8 +234,16 @@ def run_database(kind: str, args: argparse.Namespace) -> bool:
 
     common.log(f"{kind}: syncing {args.lines} balance transactions in {args.payouts} payouts")
     child = subprocess.run(
-        [sys.executable, __file__, "--phase", "sync", "--lines", str(args.lines)]
-        + ["--payouts", str(args.payouts)],
+        [
+            sys.executable,
+            __file__,
+            "--phase",
+            "sync",
+            "--lines",
+            str(args.lines),
+            "--payouts",
+            str(args.payouts),
+        ],
         env=env,
         cwd=common.ROOT,
         capture_output=True,

@@ -425,7 +425,7 @@ def main() -> int:
     failed = False
     for backend in backends:
         figures = run_backend(procs, backend, args)
-        print(json.dumps(figures), flush=True)  # noqa: T201
+        print(json.dumps(figures), flush=True)
         failed |= bool(figures["lost"] or figures["doubled"] or not figures["totals_exact"])
         failed |= bool(figures["succeeded_without_stripe"])
         if args.fault == "none":

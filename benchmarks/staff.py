@@ -14,7 +14,9 @@ def make_staff(app: Any, email: str, role: str) -> int:
     from extensions import db
 
     with app.app_context():
-        user = services.create_user(email, email.split("@")[0], Role(role), PASSWORD, actor=None)
+        user = services.create_user(
+            email, email.split("@", maxsplit=1)[0], Role(role), PASSWORD, actor=None
+        )
         user.is_vetted = True
         db.session.commit()
         return int(user.id)

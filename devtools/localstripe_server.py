@@ -195,7 +195,7 @@ def main() -> None:
     if args.port_file:
         Path(args.port_file).write_text(str(port), encoding="utf-8")
     logging.basicConfig(level=logging.WARNING)
-    print(f"localstripe listening on http://{args.host}:{port}", flush=True)  # noqa: T201
+    print(f"localstripe listening on http://{args.host}:{port}", flush=True)
     web.run_app(server.app, sock=sock, access_log=None, print=None)
 
 

@@ -340,7 +340,7 @@ def stripe_webhook() -> ResponseReturnValue:
     except ValueError:
         db.session.rollback()
         return _error("Not a Stripe event.", 400)
-    except Exception as error:  # noqa: BLE001  (any failure: undo all, let Stripe retry)
+    except Exception as error:  # any failure: undo all, let Stripe retry
         db.session.rollback()
         log.error("webhook %s failed: %s", event.get("type"), type(error).__name__)
         return _error("The event could not be applied; it will be retried.", 500)

@@ -24,7 +24,7 @@ def test_each_app_holds_its_own_registries(make_app):
 
 def test_a_second_handler_for_one_event_type_is_refused_at_start_up(make_app):
     app = make_app()
-    with pytest.raises(RuntimeError, match="two webhook handlers for payout.paid"):
+    with pytest.raises(RuntimeError, match=r"two webhook handlers for payout\.paid"):
         webhooks.add_handlers(app, {"payout.paid": webhooks.charge_refunded})
     webhooks.add_handlers(
         app, {"payout.paid": app.extensions[webhooks.HANDLERS_KEY]["payout.paid"]}

@@ -66,7 +66,7 @@ def _postgres_dump(request, app) -> bytes:
     ]
     if os.geteuid() == 0 and server.user:
         command = ["runuser", "-u", server.user, "--", *command]
-    result = subprocess.run(command, check=True, capture_output=True, timeout=120)  # noqa: S603
+    result = subprocess.run(command, check=True, capture_output=True, timeout=120)
     assert b"CREATE TABLE public.cases" in result.stdout
     return result.stdout
 

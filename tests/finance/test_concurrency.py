@@ -66,7 +66,7 @@ def test_two_concurrent_approvals_that_together_overdraw_exactly_one_succeeds(
             except services.InsufficientFunds:
                 db.session.rollback()
                 outcomes[index] = "refused"
-            except Exception as error:  # noqa: BLE001  (reported by the assertion below)
+            except Exception as error:  # reported by the assertion below
                 db.session.rollback()
                 outcomes[index] = repr(error)
 

@@ -56,7 +56,7 @@ def test_create_makes_a_live_drive_open_now(app, runner, clock):
 
 
 def test_create_takes_a_start_time_a_zone_and_a_zero_decimal_currency(app, runner):
-    args = with_option("--currency", "JPY") + ["--starts-at", "2026-12-01T09:00+09:00"]
+    args = [*with_option("--currency", "JPY"), "--starts-at", "2026-12-01T09:00+09:00"]
     args = [value if value != "60000" else "5000000" for value in args]
     result = runner.invoke(args=args)
     assert result.exit_code == 0, result.output
