@@ -1,5 +1,7 @@
 """The extension objects, created unbound and initialised in create_app."""
 
+from typing import TYPE_CHECKING
+
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -26,6 +28,12 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+if TYPE_CHECKING:
+    # What type checkers see as the models' base: SQLAlchemy's typed declarative base. At run
+    # time it is Flask-SQLAlchemy's db.Model, built on the same Base (same metadata).
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, redirect, request, url_for
@@ -44,7 +44,8 @@ def current_staff() -> User:
 
 def current_session() -> StaffSession:
     """The signed-in user's session row (only valid behind a guard)."""
-    return g.staff_session
+    session_row: StaffSession = g.staff_session
+    return session_row
 
 
 def safe_next(target: str | None) -> str | None:
@@ -80,7 +81,7 @@ def role_required(*roles: Role | str) -> Callable[[F], F]:
                 abort(403)
             return view(*args, **kwargs)
 
-        return wrapped  # type: ignore[return-value]
+        return cast(F, wrapped)
 
     return decorator
 
@@ -100,4 +101,4 @@ def reauth_required(view: F) -> F:
             return redirect(url_for("accounts.reauthenticate", next=safe_next(target) or None))
         return view(*args, **kwargs)
 
-    return wrapped  # type: ignore[return-value]
+    return cast(F, wrapped)

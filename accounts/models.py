@@ -9,7 +9,7 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
+from extensions import Model
 from security.clock import UTCDateTime, now
 from security.columns import value_enum
 
@@ -41,7 +41,7 @@ class LinkPurpose(enum.StrEnum):
     RESET = "reset"
 
 
-class User(UserMixin, db.Model):  # type: ignore[name-defined]
+class User(UserMixin, Model):
     """A vetted staff member. Created by an admin's invitation or the CLI, never by sign-up."""
 
     __tablename__ = "users"
@@ -78,7 +78,7 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
         return self.locked_until is not None and self.locked_until > at
 
 
-class StaffSession(db.Model):  # type: ignore[name-defined]
+class StaffSession(Model):
     """A browser's sign-in. The cookie holds a random token; only its SHA-256 is stored."""
 
     __tablename__ = "staff_sessions"
@@ -97,7 +97,7 @@ class StaffSession(db.Model):  # type: ignore[name-defined]
     user: Mapped[User | None] = relationship(back_populates="sessions")
 
 
-class Invitation(db.Model):  # type: ignore[name-defined]
+class Invitation(Model):
     """A one-time, expiring link to set a password and enrol TOTP."""
 
     __tablename__ = "invitations"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, CursorResult, delete, select, true
 
 from accounts.models import SessionStage, StaffSession, User
 from extensions import db
@@ -104,9 +105,18 @@ def end_session(session_row: StaffSession) -> None:
 
 def end_all_sessions(user: User) -> int:
     """End every session of a user at once, on every worker; return how many ended."""
-    result = db.session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
+    return _delete_sessions(StaffSession.user_id == user.id)
+
+
+def end_every_session() -> int:
+    """End every staff session there is (an emergency lockdown); return how many ended."""
+    return _delete_sessions(true())
+
+
+def _delete_sessions(which: ColumnElement[bool]) -> int:
+    result = cast(CursorResult[Any], db.session.execute(delete(StaffSession).where(which)))
     db.session.expire_all()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 def end_expired_sessions() -> None:

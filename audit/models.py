@@ -7,13 +7,13 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from extensions import db
+from extensions import Model
 from security.clock import UTCDateTime
 
 GENESIS_HASH = "0" * 64
 
 
-class AuditRecord(db.Model):  # type: ignore[name-defined]
+class AuditRecord(Model):
     """One audited action. Never updated or deleted by the application."""
 
     __tablename__ = "audit_records"
@@ -31,7 +31,7 @@ class AuditRecord(db.Model):  # type: ignore[name-defined]
     record_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-class AuditHead(db.Model):  # type: ignore[name-defined]
+class AuditHead(Model):
     """The newest record's id and hash, so removing rows from the end is noticed too."""
 
     __tablename__ = "audit_head"

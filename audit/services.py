@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, text
 
@@ -111,8 +111,16 @@ def _lock_chain() -> None:
         db.session.execute(text("SELECT pg_advisory_xact_lock(724001)"))
 
 
+class Actor(Protocol):
+    """Whoever acted, as the audit log knows them: anything with a staff id (accounts' User;
+    the log knows no domain). An int is a staff id; None is the system itself."""
+
+    @property
+    def id(self) -> int: ...
+
+
 def record(
-    actor: Any,
+    actor: Actor | int | None,
     action: str,
     object_type: str,
     object_id: object = None,

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Select, delete, false, select
+from sqlalchemy import Select, false, select
 
 import audit
-from accounts.models import Role, StaffSession, User
+from accounts.models import Role, User
+from accounts.sessions import end_every_session
 from cases import encryption
 from cases.encryption import CaseError
 from cases.models import BreakGlass, Case, CaseAssignment, Lockdown
@@ -120,9 +121,9 @@ def start_lockdown(actor: User) -> int:
     """End every staff session and close case pages to everyone until lifted."""
     if not is_locked_down():
         db.session.add(Lockdown(started_by_id=actor.id, started_at=now()))
-    ended = db.session.execute(delete(StaffSession)).rowcount or 0  # type: ignore[attr-defined]
-    audit.record(actor, "lockdown.started", "system", None, sessions_ended=int(ended))
-    return int(ended)
+    ended = end_every_session()
+    audit.record(actor, "lockdown.started", "system", None, sessions_ended=ended)
+    return ended
 
 
 def lift_lockdown(actor: User) -> None:

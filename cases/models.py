@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
+from extensions import Model
 from security.clock import UTCDateTime, now
 from security.columns import value_enum
 
@@ -75,7 +75,7 @@ class ReferralSource(enum.StrEnum):
     OTHER = "other"
 
 
-class Case(db.Model):  # type: ignore[name-defined]
+class Case(Model):
     """A person (and household) being moved to safety."""
 
     __tablename__ = "cases"
@@ -122,7 +122,7 @@ class Case(db.Model):  # type: ignore[name-defined]
         return {assignment.user_id for assignment in self.assignments}
 
 
-class CaseKey(db.Model):  # type: ignore[name-defined]
+class CaseKey(Model):
     """The case's data key, wrapped by the master key. Deleting it shreds the case."""
 
     __tablename__ = "case_keys"
@@ -134,7 +134,7 @@ class CaseKey(db.Model):  # type: ignore[name-defined]
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class CaseAssignment(db.Model):  # type: ignore[name-defined]
+class CaseAssignment(Model):
     """A caseworker who may read and change the case."""
 
     __tablename__ = "case_assignments"
@@ -148,7 +148,7 @@ class CaseAssignment(db.Model):  # type: ignore[name-defined]
     case: Mapped[Case] = relationship(back_populates="assignments")
 
 
-class CaseNote(db.Model):  # type: ignore[name-defined]
+class CaseNote(Model):
     """A caseworker's note; the body is encrypted under the case's key."""
 
     __tablename__ = "case_notes"
@@ -160,7 +160,7 @@ class CaseNote(db.Model):  # type: ignore[name-defined]
     body_enc: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class StageChange(db.Model):  # type: ignore[name-defined]
+class StageChange(Model):
     """One move between stages: who, when, why (the reason encrypted)."""
 
     __tablename__ = "case_stage_changes"
@@ -174,7 +174,7 @@ class StageChange(db.Model):  # type: ignore[name-defined]
     reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
-class Verification(db.Model):  # type: ignore[name-defined]
+class Verification(Model):
     """The checks before `verified`: recorded by one person, confirmed by another."""
 
     __tablename__ = "case_verifications"
@@ -192,7 +192,7 @@ class Verification(db.Model):  # type: ignore[name-defined]
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class BlindIndexEntry(db.Model):  # type: ignore[name-defined]
+class BlindIndexEntry(Model):
     """A keyed hash of a case's normalised name or contact, for duplicate detection."""
 
     __tablename__ = "case_blind_index"
@@ -203,7 +203,7 @@ class BlindIndexEntry(db.Model):  # type: ignore[name-defined]
     digest: Mapped[str] = mapped_column(String(64), index=True)
 
 
-class BreakGlass(db.Model):  # type: ignore[name-defined]
+class BreakGlass(Model):
     """An admin's time-limited, audited access to one case's contents."""
 
     __tablename__ = "case_break_glass"
@@ -216,7 +216,7 @@ class BreakGlass(db.Model):  # type: ignore[name-defined]
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class Lockdown(db.Model):  # type: ignore[name-defined]
+class Lockdown(Model):
     """Emergency lockdown: while a row is active, no case page opens for anyone."""
 
     __tablename__ = "case_lockdowns"

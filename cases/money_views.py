@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from accounts.guards import current_staff, role_required
 from cases import access, services
+from cases.models import Case
 from cases.views import STAFF, case_route, locked_down
 from extensions import db
 from finance.forms import DisbursementRequestForm
@@ -34,7 +35,7 @@ def _form() -> DisbursementRequestForm:
 @bp.route("/<case_id>/money", methods=["GET", "POST"])
 @role_required(*STAFF)
 @case_route("money")
-def money(case: services.Case) -> ResponseReturnValue:
+def money(case: Case) -> ResponseReturnValue:
     """Request money for this case and follow the requests."""
     form = _form()
     if form.validate_on_submit():

@@ -296,7 +296,7 @@ def unassign(case: Case, caseworker_id: int, actor: User) -> None:
 # --- Retention and purge (crypto-shredding) ---------------------------------------------------
 
 
-def purge_case(case: Case, actor: Any, reason: str) -> None:
+def purge_case(case: Case, actor: User | None, reason: str) -> None:
     """Destroy the data key and every ciphertext; a tombstone keeps code, stage and dates."""
     if case.is_purged:
         return

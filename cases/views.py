@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -15,6 +15,7 @@ from accounts.forms import ConfirmForm
 from accounts.guards import current_staff, reauth_required, role_required
 from accounts.models import Role, User
 from cases import access, encryption, services
+from cases.encryption import CaseError
 from cases.forms import (
     AssignForm,
     BreakGlassForm,
@@ -23,7 +24,7 @@ from cases.forms import (
     StageForm,
     VerificationForm,
 )
-from cases.models import IDENTITY_FIELDS, ReferralSource, RiskLevel, Stage, Verification
+from cases.models import IDENTITY_FIELDS, Case, ReferralSource, RiskLevel, Stage, Verification
 from extensions import db
 from security.clock import now
 
@@ -63,7 +64,7 @@ def case_route(action: str) -> Callable[[F], F]:
                 abort(404)
             return view(case, *args, **kwargs)
 
-        return wrapped  # type: ignore[return-value]
+        return cast(F, wrapped)
 
     return decorator
 
@@ -94,19 +95,19 @@ def index() -> ResponseReturnValue:
     query = access.cases_visible_to(user)
     stage, risk = request.args.get("stage", ""), request.args.get("risk", "")
     if stage in Stage.__members__.values():
-        query = query.where(services.Case.stage == Stage(stage))
+        query = query.where(Case.stage == Stage(stage))
     if risk in RiskLevel.__members__.values():
-        query = query.where(services.Case.risk_level == RiskLevel(risk))
+        query = query.where(Case.risk_level == RiskLevel(risk))
     # The list shows clear fields only: leave the ciphertext columns in the database.
     shown = load_only(
-        services.Case.id,
-        services.Case.code,
-        services.Case.stage,
-        services.Case.risk_level,
-        services.Case.region,
-        services.Case.stage_changed_at,
+        Case.id,
+        Case.code,
+        Case.stage,
+        Case.risk_level,
+        Case.region,
+        Case.stage_changed_at,
     )
-    cases = db.session.scalars(query.options(shown).order_by(services.Case.stage_changed_at)).all()
+    cases = db.session.scalars(query.options(shown).order_by(Case.stage_changed_at)).all()
     return render_template(
         "cases/index.html",
         cases=cases,
@@ -138,7 +139,7 @@ def new() -> ResponseReturnValue:
             db.session.rollback()
             duplicate = True
             flash(str(error), "error")
-        except services.CaseError as error:
+        except CaseError as error:
             db.session.rollback()
             form.legal_name.errors = [str(error)]
         else:
@@ -152,7 +153,7 @@ def new() -> ResponseReturnValue:
 @bp.get("/<case_id>")
 @role_required(*STAFF)
 @case_route("read")
-def detail(case: services.Case) -> ResponseReturnValue:
+def detail(case: Case) -> ResponseReturnValue:
     """The case: identity, stage history, notes, verification, break-glass openings."""
     history = services.history_for(case)
     notes = services.notes_for(case)
@@ -180,7 +181,7 @@ def detail(case: services.Case) -> ResponseReturnValue:
     return page
 
 
-def _stage_form(case: services.Case) -> StageForm:
+def _stage_form(case: Case) -> StageForm:
     form = StageForm()
     allowed = services.TRANSITIONS[case.stage]
     form.to_stage.choices = [
@@ -201,7 +202,7 @@ def _staff_names(user_ids: Iterable[int | None]) -> dict[int, str]:
 @bp.route("/<case_id>/edit", methods=["GET", "POST"])
 @role_required(*STAFF)
 @case_route("edit")
-def edit(case: services.Case) -> ResponseReturnValue:
+def edit(case: Case) -> ResponseReturnValue:
     """Change a case's fields."""
     form = CaseForm()
     if request.method == "GET":
@@ -223,7 +224,7 @@ def edit(case: services.Case) -> ResponseReturnValue:
 @bp.post("/<case_id>/notes")
 @role_required(*STAFF)
 @case_route("note")
-def add_note(case: services.Case) -> ResponseReturnValue:
+def add_note(case: Case) -> ResponseReturnValue:
     """Add a note."""
     form = NoteForm()
     if form.validate_on_submit():
@@ -238,7 +239,7 @@ def add_note(case: services.Case) -> ResponseReturnValue:
 @bp.post("/<case_id>/stage")
 @role_required(*STAFF)
 @case_route("stage")
-def change_stage(case: services.Case) -> ResponseReturnValue:
+def change_stage(case: Case) -> ResponseReturnValue:
     """Move the case to the next stage, with a reason."""
     form = StageForm()
     if form.validate_on_submit():
@@ -246,7 +247,7 @@ def change_stage(case: services.Case) -> ResponseReturnValue:
             services.change_stage(
                 case, current_staff(), Stage(form.to_stage.data), form.reason.data or ""
             )
-        except (services.CaseError, ValueError) as error:
+        except (CaseError, ValueError) as error:
             flash(str(error), "error")
         else:
             flash(f"Moved to {case.stage.label}.", "info")
@@ -259,7 +260,7 @@ def change_stage(case: services.Case) -> ResponseReturnValue:
 @bp.post("/<case_id>/verification")
 @role_required(*STAFF)
 @case_route("verification")
-def record_verification(case: services.Case) -> ResponseReturnValue:
+def record_verification(case: Case) -> ResponseReturnValue:
     """Record the verification checklist (a second person then confirms)."""
     form = VerificationForm()
     if form.validate_on_submit():
@@ -279,12 +280,12 @@ def record_verification(case: services.Case) -> ResponseReturnValue:
 @bp.post("/<case_id>/verification/confirm")
 @role_required(*STAFF)
 @case_route("verification")
-def confirm_verification(case: services.Case) -> ResponseReturnValue:
+def confirm_verification(case: Case) -> ResponseReturnValue:
     """Confirm another person's verification."""
     if ConfirmForm().validate_on_submit():
         try:
             services.confirm_verification(case, current_staff())
-        except services.CaseError as error:
+        except CaseError as error:
             flash(str(error), "error")
         else:
             flash("Verification confirmed.", "info")
@@ -296,7 +297,7 @@ def confirm_verification(case: services.Case) -> ResponseReturnValue:
 @role_required(*STAFF)
 @reauth_required
 @case_route("export")
-def export(case: services.Case) -> ResponseReturnValue:
+def export(case: Case) -> ResponseReturnValue:
     """A print page of one case, to hand to a partner organisation (re-authenticated)."""
     history = services.history_for(case)
     notes = services.notes_for(case)
@@ -317,7 +318,7 @@ def export(case: services.Case) -> ResponseReturnValue:
 # --- Admin: assignment, break-glass, purge, lockdown --------------------------------------------
 
 
-def _any_case_or_404(case_id: str) -> services.Case:
+def _any_case_or_404(case_id: str) -> Case:
     try:
         return access.case_facts_for_admin(current_staff(), case_id)
     except access.CaseNotFound:
@@ -338,9 +339,9 @@ def manage(case_id: str) -> ResponseReturnValue:
         worker = db.session.get(User, form.user_id.data)
         try:
             if worker is None:
-                raise services.CaseError("Choose a caseworker.")
+                raise CaseError("Choose a caseworker.")
             services.assign(case, worker, current_staff())
-        except services.CaseError as error:
+        except CaseError as error:
             flash(str(error), "error")
         else:
             db.session.commit()
@@ -364,7 +365,7 @@ def unassign(case_id: str, user_id: int) -> ResponseReturnValue:
     if ConfirmForm().validate_on_submit():
         try:
             services.unassign(case, user_id, current_staff())
-        except services.CaseError as error:
+        except CaseError as error:
             flash(str(error), "error")
         else:
             db.session.commit()
@@ -383,7 +384,7 @@ def break_glass(case_id: str) -> ResponseReturnValue:
         access.break_glass(case_id, current_staff(), form.reason.data or "")
     except access.CaseNotFound:
         abort(404)
-    except (services.CaseError, access.CasesLockedDown) as error:
+    except (CaseError, access.CasesLockedDown) as error:
         flash(str(error), "error")  # the form's own page explains, rather than the locked page
         return redirect(url_for("cases.manage", case_id=case_id))
     db.session.commit()

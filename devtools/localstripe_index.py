@@ -63,7 +63,7 @@ def _clear(store: dict[str, Any]) -> None:
 
 
 def _list_all(
-    cls: Any, url: str, limit: Any = None, starting_after: Any = None, **kwargs: Any
+    cls: type[Any], /, url: str, limit: Any = None, starting_after: Any = None, **kwargs: Any
 ) -> Any:
     """`StripeObject._api_list_all`, reading the type's index instead of the whole store."""
     if kwargs:

@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import logging
 import socket
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,7 @@ def _created_filter(created: Any) -> Any:
 
 def _patch_intent_listing() -> None:
     def list_all(
-        cls: Any, url: str, limit: Any = None, starting_after: Any = None, **kwargs: Any
+        cls: type[Any], /, url: str, limit: Any = None, starting_after: Any = None, **kwargs: Any
     ) -> Any:
         created = kwargs.pop("created", None)
         matches = _created_filter(created) if created is not None else None
@@ -122,17 +123,20 @@ def _patch_publishable_key() -> None:
     server.get_api_key = get_api_key
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
 def _middlewares(delay_seconds: float, stripe_js: str | None) -> list[Any]:
     answers: dict[str, tuple[int, bytes, str]] = {}
 
     @web.middleware
-    async def latency(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def latency(request: web.Request, handler: Handler) -> web.StreamResponse:
         if delay_seconds and request.path.startswith("/v1/"):
             await asyncio.sleep(delay_seconds)
         return await handler(request)
 
     @web.middleware
-    async def idempotency(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def idempotency(request: web.Request, handler: Handler) -> web.StreamResponse:
         key = request.headers.get("Idempotency-Key")
         if request.method != "POST" or not key:
             return await handler(request)
@@ -152,7 +156,7 @@ def _middlewares(delay_seconds: float, stripe_js: str | None) -> list[Any]:
         return response
 
     @web.middleware
-    async def script(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def script(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.method == "POST" and request.path == "/v1/payment_methods":
             # Stripe.js sends the publishable key in the form body (no preflight needed).
             key = (await request.post()).get("key")

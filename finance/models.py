@@ -17,12 +17,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from extensions import db
+from extensions import Model
 from security.clock import UTCDateTime, now
 from security.columns import value_enum
 
 
-class Payout(db.Model):  # type: ignore[name-defined]
+class Payout(Model):
     """A Stripe payout to the bank, and its reconciliation."""
 
     __tablename__ = "payouts"
@@ -48,7 +48,7 @@ class Payout(db.Model):  # type: ignore[name-defined]
         return self.synced_at is not None and self.lines_net_minor == self.amount_minor
 
 
-class BalanceTransaction(db.Model):  # type: ignore[name-defined]
+class BalanceTransaction(Model):
     """One line of Stripe's balance: a charge, refund, dispute adjustment, fee or the payout."""
 
     __tablename__ = "balance_transactions"
@@ -75,7 +75,7 @@ class BalanceTransaction(db.Model):  # type: ignore[name-defined]
     match_status: Mapped[str] = mapped_column(String(20), default="matched")
 
 
-class DriveLedger(db.Model):  # type: ignore[name-defined]
+class DriveLedger(Model):
     """Per-drive money that is not in DriveTotals: fees, disbursed and committed spending.
 
     Changed in the same transaction as the balance lines and disbursements behind it; the
@@ -117,7 +117,7 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
-class Disbursement(db.Model):  # type: ignore[name-defined]
+class Disbursement(Model):
     """Money for one case, charged to one drive: requested, approved by another, then paid.
 
     Finance sees the case code only; the payee and the note are ciphertext under the case's key,

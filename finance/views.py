@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, time
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -201,9 +203,9 @@ EXPORTS = {
 }
 
 
-def _csv(name: str, header: list[str], rows: object) -> Response:
+def _csv(name: str, header: list[str], rows: Iterable[list[Any]]) -> Response:
     # The rows are read from the database while the body streams: keep the context open.
-    body = stream_with_context(exports.write_csv(header, rows))  # type: ignore[arg-type]
+    body = stream_with_context(exports.write_csv(header, rows))
     response = Response(body, mimetype="text/csv")
     stamp = now().strftime("%Y%m%d-%H%M")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'

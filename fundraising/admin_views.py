@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
 
 from flask import (
     Blueprint,
@@ -16,10 +16,9 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 
 from accounts.forms import ConfirmForm
-from accounts.guards import role_required
+from accounts.guards import current_staff, role_required
 from accounts.models import Role
 from extensions import db
 from fundraising import card_testing, drives
@@ -56,28 +55,18 @@ def _utc(moment: datetime | None) -> datetime:
     return moment.replace(tzinfo=UTC)
 
 
-def _values(form: DriveForm) -> dict[str, Any]:
-    """Form fields to drive attributes; raises InvalidAmount naming the field."""
+def _settings(form: DriveForm) -> drives.DriveSettings:
+    """The form's fields as drive settings; raises InvalidAmount naming the field."""
     currency = (form.currency.data or "usd").lower()
-    values: dict[str, Any] = {
-        "slug": form.slug.data,
-        "title": form.title.data,
-        "story": form.story.data or "",
-        "currency": currency,
-        "starts_at": _utc(form.starts_at.data),
-        "ends_at": _utc(form.ends_at.data),
-        "closes_at_goal": bool(form.closes_at_goal.data),
-        "is_spending_published": bool(form.is_spending_published.data),
-        "statement_descriptor_suffix": form.statement_descriptor_suffix.data or None,
-        "receipt_description": form.receipt_description.data or None,
-    }
+    minimum: int | None = None
+    suggested: tuple[int, ...] = ()
     try:
-        values["goal_minor"] = parse_amount(form.goal.data, currency)
+        goal = parse_amount(form.goal.data, currency)
     except InvalidAmount as error:
         raise InvalidAmount(f"goal: {error}") from error
     if form.minimum.data:
         try:
-            values["minimum_minor"] = parse_amount(form.minimum.data, currency)
+            minimum = parse_amount(form.minimum.data, currency)
         except InvalidAmount as error:
             raise InvalidAmount(f"minimum: {error}") from error
     if form.suggested.data:
@@ -85,8 +74,22 @@ def _values(form: DriveForm) -> dict[str, Any]:
             amounts = [parse_amount(part, currency) for part in form.suggested.data.split(",")]
         except InvalidAmount as error:
             raise InvalidAmount(f"suggested: {error}") from error
-        values["suggested_amounts"] = ",".join(str(amount) for amount in amounts[:6])
-    return values
+        suggested = tuple(amounts[:6])
+    return drives.DriveSettings(
+        slug=form.slug.data or "",
+        title=form.title.data or "",
+        goal_minor=goal,
+        currency=currency,
+        starts_at=_utc(form.starts_at.data),
+        ends_at=_utc(form.ends_at.data),
+        story=form.story.data or "",
+        minimum_minor=minimum,
+        suggested_minor=suggested,
+        closes_at_goal=bool(form.closes_at_goal.data),
+        is_spending_published=bool(form.is_spending_published.data),
+        statement_descriptor_suffix=form.statement_descriptor_suffix.data or None,
+        receipt_description=form.receipt_description.data or None,
+    )
 
 
 def _field_error(form: DriveForm, error: Exception) -> None:
@@ -124,22 +127,10 @@ def new() -> ResponseReturnValue:
     form = DriveForm()
     if form.validate_on_submit():
         try:
-            values = _values(form)
+            settings = _settings(form)
             drive = drives.create_drive(
-                slug=values.pop("slug"),
-                title=values.pop("title"),
-                goal_minor=values.pop("goal_minor"),
-                currency=values.pop("currency"),
-                starts_at=values.pop("starts_at"),
-                ends_at=values.pop("ends_at"),
-                story=values.pop("story"),
-                status=DriveStatus.DRAFT,
-                minimum_minor=values.pop("minimum_minor", None),
-                closes_at_goal=values.pop("closes_at_goal"),
-                actor=current_user,
+                **asdict(settings), status=DriveStatus.DRAFT, actor=current_staff()
             )
-            for name, value in values.items():
-                setattr(drive, name, value)
             _save_cover(form, drive)
         except (InvalidAmount, InvalidImage, drives.FundraisingError) as error:
             db.session.rollback()
@@ -170,7 +161,7 @@ def edit(drive_id: int) -> ResponseReturnValue:
         form.cover_alt.data = drive.cover.alt_text if drive.cover else ""
     elif form.validate_on_submit():
         try:
-            drives.update_drive(drive, actor=current_user, **_values(form))
+            drives.update_drive(drive, _settings(form), actor=current_staff())
             _save_cover(form, drive)
         except (InvalidAmount, InvalidImage, drives.FundraisingError) as error:
             db.session.rollback()
@@ -203,7 +194,7 @@ def _status_action(drive_id: int, status: DriveStatus, message: str) -> Response
     drive = _drive_or_404(drive_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    drives.set_drive_status(drive, status, actor=current_user)
+    drives.set_drive_status(drive, status, actor=current_staff())
     db.session.commit()
     flash(message, "info")
     return redirect(url_for("drives_admin.edit", drive_id=drive.id))
@@ -231,7 +222,7 @@ def extend(drive_id: int) -> ResponseReturnValue:
     form = ExtendForm()
     if form.validate_on_submit():
         try:
-            drives.extend_drive(drive, _utc(form.ends_at.data), actor=current_user)
+            drives.extend_drive(drive, _utc(form.ends_at.data), actor=current_staff())
         except drives.FundraisingError as error:
             flash(str(error), "error")
         else:

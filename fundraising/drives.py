@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 
 import audit
+from accounts.models import User
 from extensions import db
 from fundraising.models import Donation, Drive, DriveStatus, DriveTotals
 from fundraising.money import SUPPORTED, exponent
@@ -41,6 +43,52 @@ def is_open(drive: Drive, at: datetime | None = None) -> bool:
     return drive.status is DriveStatus.LIVE and drive.starts_at <= moment < drive.ends_at
 
 
+@dataclass(frozen=True)
+class DriveSettings:
+    """What an admin sets on a drive, parsed: the same rules hold on creation and on change.
+
+    `minimum_minor` None and `suggested_minor` empty mean the currency's defaults when a drive
+    is created, and "leave as it is" when one is changed."""
+
+    slug: str
+    title: str
+    goal_minor: int
+    currency: str
+    starts_at: datetime
+    ends_at: datetime
+    story: str = ""
+    minimum_minor: int | None = None
+    suggested_minor: tuple[int, ...] = ()
+    closes_at_goal: bool = False
+    is_spending_published: bool = False
+    statement_descriptor_suffix: str | None = None
+    receipt_description: str | None = None
+
+
+def _check(settings: DriveSettings, current: Drive | None = None) -> DriveSettings:
+    """Refuse settings no drive may have (the admin form checks these too; the CLI and other
+    callers come through here alone); the settings with the currency and title normalised."""
+    currency = settings.currency.lower()
+    if currency not in SUPPORTED:
+        raise FundraisingError(f"Currency {currency.upper()} is not supported.")
+    if current is not None and currency != current.currency and count_donations(current.id):
+        raise FundraisingError("The currency cannot change after gifts have been made.")
+    if not SLUG_PATTERN.fullmatch(settings.slug):
+        raise FundraisingError(
+            "The address may use lower-case letters, digits and - only (at most 80)."
+        )
+    title = settings.title.strip()
+    if not title or len(title) > 160:
+        raise FundraisingError("The drive needs a title of at most 160 characters.")
+    if settings.ends_at <= settings.starts_at:
+        raise FundraisingError("The drive must end after it starts.")
+    if settings.goal_minor <= 0:
+        raise FundraisingError("The goal must be more than zero.")
+    if (current is None or settings.slug != current.slug) and get_drive(settings.slug):
+        raise FundraisingError("A drive with this address already exists.")
+    return replace(settings, currency=currency, title=title)
+
+
 def create_drive(
     *,
     slug: str,
@@ -52,42 +100,40 @@ def create_drive(
     story: str = "",
     status: DriveStatus = DriveStatus.LIVE,
     minimum_minor: int | None = None,
-    suggested_minor: list[int] | None = None,
+    suggested_minor: Sequence[int] = (),
     closes_at_goal: bool = False,
-    actor: Any = None,
+    is_spending_published: bool = False,
+    statement_descriptor_suffix: str | None = None,
+    receipt_description: str | None = None,
+    actor: User | None = None,
 ) -> Drive:
-    """Create a drive and its totals row."""
-    currency = currency.lower()
-    if currency not in SUPPORTED:
-        raise FundraisingError(f"Currency {currency.upper()} is not supported.")
-    # The admin form checks these too; the CLI and other callers come through here alone.
-    if not SLUG_PATTERN.fullmatch(slug):
-        raise FundraisingError(
-            "The address may use lower-case letters, digits and - only (at most 80)."
+    """Create a drive and its totals row (audited)."""
+    settings = _check(
+        DriveSettings(
+            slug=slug,
+            title=title,
+            goal_minor=goal_minor,
+            currency=currency,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            story=story,
+            minimum_minor=minimum_minor,
+            suggested_minor=tuple(suggested_minor),
+            closes_at_goal=closes_at_goal,
+            is_spending_published=is_spending_published,
+            statement_descriptor_suffix=statement_descriptor_suffix,
+            receipt_description=receipt_description,
         )
-    if not title.strip() or len(title.strip()) > 160:
-        raise FundraisingError("The drive needs a title of at most 160 characters.")
-    if ends_at <= starts_at:
-        raise FundraisingError("The drive must end after it starts.")
-    if goal_minor <= 0:
-        raise FundraisingError("The goal must be more than zero.")
-    if get_drive(slug) is not None:
-        raise FundraisingError("A drive with this address already exists.")
-    unit = 10 ** exponent(currency)
-    drive = Drive(
-        slug=slug,
-        title=title.strip(),
-        story=story,
-        goal_minor=goal_minor,
-        currency=currency,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        status=status,
-        minimum_minor=minimum_minor or default_minimum(currency),
-        suggested_amounts=",".join(
-            str(amount) for amount in (suggested_minor or [25 * unit, 50 * unit, 100 * unit])
+    )
+    unit = 10 ** exponent(settings.currency)
+    drive = Drive(status=status)
+    _apply(
+        drive,
+        replace(
+            settings,
+            minimum_minor=settings.minimum_minor or default_minimum(settings.currency),
+            suggested_minor=settings.suggested_minor or (25 * unit, 50 * unit, 100 * unit),
         ),
-        closes_at_goal=closes_at_goal,
     )
     drive.totals = DriveTotals(
         raised_minor=0,
@@ -103,6 +149,24 @@ def create_drive(
     return drive
 
 
+def _apply(drive: Drive, settings: DriveSettings) -> None:
+    drive.slug = settings.slug
+    drive.title = settings.title
+    drive.story = settings.story
+    drive.goal_minor = settings.goal_minor
+    drive.currency = settings.currency
+    drive.starts_at = settings.starts_at
+    drive.ends_at = settings.ends_at
+    drive.closes_at_goal = settings.closes_at_goal
+    drive.is_spending_published = settings.is_spending_published
+    drive.statement_descriptor_suffix = settings.statement_descriptor_suffix
+    drive.receipt_description = settings.receipt_description
+    if settings.minimum_minor is not None:
+        drive.minimum_minor = settings.minimum_minor
+    if settings.suggested_minor:
+        drive.suggested_amounts = ",".join(str(amount) for amount in settings.suggested_minor)
+
+
 def default_minimum(currency: str) -> int:
     """A minimum that stops card testing with tiny charges: 5 major units (500 for JPY-like)."""
     return 500 if exponent(currency) == 0 else 5 * 10 ** exponent(currency)
@@ -114,7 +178,7 @@ def maximum_minor(currency: str) -> int:
     return major * (100 if exponent(currency) == 0 else 10 ** exponent(currency))
 
 
-def set_drive_status(drive: Drive, status: DriveStatus, *, actor: Any) -> None:
+def set_drive_status(drive: Drive, status: DriveStatus, *, actor: User | None) -> None:
     """Open or close a drive by hand; audited."""
     old = drive.status
     drive.status = status
@@ -129,26 +193,13 @@ def set_drive_status(drive: Drive, status: DriveStatus, *, actor: Any) -> None:
     )
 
 
-def update_drive(drive: Drive, *, actor: Any, **values: Any) -> None:
-    """Change a drive's settings; its currency is fixed once a gift has been made."""
-    currency = values.get("currency", drive.currency).lower()
-    if currency != drive.currency and count_donations(drive.id):
-        raise FundraisingError("The currency cannot change after gifts have been made.")
-    if currency not in SUPPORTED:
-        raise FundraisingError(f"Currency {currency.upper()} is not supported.")
-    starts_at = values.get("starts_at", drive.starts_at)
-    ends_at = values.get("ends_at", drive.ends_at)
-    if ends_at <= starts_at:
-        raise FundraisingError("The drive must end after it starts.")
-    slug = values.get("slug", drive.slug)
-    if slug != drive.slug and get_drive(slug) is not None:
-        raise FundraisingError("A drive with this address already exists.")
-    for name, value in values.items():
-        setattr(drive, name, value)
+def update_drive(drive: Drive, settings: DriveSettings, *, actor: User) -> None:
+    """Change a drive's settings (audited); its currency is fixed once a gift has been made."""
+    _apply(drive, _check(settings, current=drive))
     audit.record(actor, "drive.updated", "drive", drive.id)
 
 
-def extend_drive(drive: Drive, ends_at: datetime, *, actor: Any) -> None:
+def extend_drive(drive: Drive, ends_at: datetime, *, actor: User | None) -> None:
     """Move the end later (and reopen a drive that had closed at its end time)."""
     if ends_at <= max(drive.ends_at, now()):
         raise FundraisingError("The new end must be later than the current end and than now.")

@@ -12,9 +12,9 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, Select, bindparam, select, update
+from sqlalchemy import Connection, CursorResult, Select, Table, bindparam, select, update
 
 from extensions import db
 from fundraising.models import (
@@ -26,8 +26,8 @@ from fundraising.models import (
     DriveStatus,
 )
 
-DONATIONS = Donation.__table__
-DRIVES = Drive.__table__
+DONATIONS = cast(Table, Donation.__table__)
+DRIVES = cast(Table, Drive.__table__)
 # The columns the state rules read or write; the sealed donor details are never read here.
 COLUMNS = (
     "id",

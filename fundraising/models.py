@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
+from extensions import Model
 from security.clock import UTCDateTime, now
 from security.columns import value_enum
 
@@ -49,7 +49,7 @@ class DisputeStatus(enum.StrEnum):
     LOST = "lost"
 
 
-class Drive(db.Model):  # type: ignore[name-defined]
+class Drive(Model):
     """A time-limited fundraising drive with one currency."""
 
     __tablename__ = "drives"
@@ -86,7 +86,7 @@ class Drive(db.Model):  # type: ignore[name-defined]
         return [int(part) for part in self.suggested_amounts.split(",") if part.strip()]
 
 
-class DriveCover(db.Model):  # type: ignore[name-defined]
+class DriveCover(Model):
     """A drive's cover image, re-encoded as JPEG without metadata; kept in the database so
     the app holds no state on its own disk."""
 
@@ -102,7 +102,7 @@ class DriveCover(db.Model):  # type: ignore[name-defined]
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
-class DriveTotals(db.Model):  # type: ignore[name-defined]
+class DriveTotals(Model):
     """The maintained aggregate for a drive, changed in the same transaction as each donation."""
 
     __tablename__ = "drive_totals"
@@ -163,7 +163,7 @@ class CountedGift:
         return 1 if self.counted_minor > 0 else 0
 
 
-class Donation(CountedGift, db.Model):  # type: ignore[name-defined]
+class Donation(CountedGift, Model):
     """One gift. Name and email are sealed; only the donor's chosen public name is clear."""
 
     __tablename__ = "donations"
@@ -200,7 +200,7 @@ class Donation(CountedGift, db.Model):  # type: ignore[name-defined]
     drive: Mapped[Drive] = relationship()
 
 
-class StripeEvent(db.Model):  # type: ignore[name-defined]
+class StripeEvent(Model):
     """Each Stripe event id stored once: a repeated delivery is recognised and ignored."""
 
     __tablename__ = "stripe_events"

@@ -119,7 +119,7 @@ def parse_amount(text: str | None, currency: str) -> int:
         raise InvalidAmount("That amount is too large.")
     if digits == 3 and minor % 10:
         raise InvalidAmount("The last digit must be 0 for this currency.")
-    return minor
+    return int(minor)
 
 
 def to_decimal(amount_minor: int, currency: str) -> Decimal:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 
 import audit
 from extensions import db
@@ -206,11 +206,12 @@ def _contribution(donation: CountedGift) -> tuple[int, int, int, int, int]:
 
 
 TOTAL_FIELDS = ("raised_minor", "donors", "gross_minor", "refunded_minor", "lost_disputes_minor")
-_TOTALS = DriveTotals.__table__.c
+TOTALS_TABLE = cast(Table, DriveTotals.__table__)
+_TOTALS = TOTALS_TABLE.c
 # The drive's totals move by a difference, in one Core statement built once (no DriveTotals
 # object is loaded): concurrent gifts to a drive never lose each other's updates.
 MOVE_TOTALS = (
-    update(DriveTotals.__table__)
+    update(TOTALS_TABLE)
     .where(_TOTALS.drive_id == bindparam("drive"))
     .values(
         {field: _TOTALS[field] + bindparam(field + "_delta") for field in TOTAL_FIELDS}

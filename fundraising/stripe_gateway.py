@@ -73,7 +73,8 @@ class PaymentResult:
 
 def current_gateway() -> StripeGateway:
     """The gateway built in create_app (tests may hand in another with STRIPE_GATEWAY)."""
-    return current_app.extensions["stripe_gateway"]
+    gateway: StripeGateway = current_app.extensions["stripe_gateway"]
+    return gateway
 
 
 INTENT_ID = re.compile(r"pi_[A-Za-z0-9_]{1,250}")

@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from extensions import db, limiter
 from fundraising import card_testing, drives, presentation, services, webhooks
 from fundraising.forms import DonationForm
-from fundraising.models import Donation, Drive, DriveStatus
+from fundraising.models import Donation, DonationStatus, Drive, DriveStatus
 from fundraising.money import InvalidAmount, parse_amount
 from fundraising.presentation import drive_context, progress_payload
 from fundraising.public_cache import public_cache
@@ -214,7 +214,7 @@ def _settle(work: Callable[[], object]) -> None:
 def _charge(
     drive_id: int, donation_id: str, payment: dict[str, Any], payment_method: str
 ) -> ResponseReturnValue:
-    failed = services.DonationStatus.FAILED
+    failed = DonationStatus.FAILED
     g.setdefault(REACHED_STRIPE, True)
     card_testing.record_attempt(drive_id)
     try:
@@ -232,7 +232,7 @@ def _charge(
         )
         return _error(str(error), 400, donation_id=donation_id, field="card")
     except GatewayUnavailable:
-        unreachable = services.DonationStatus.UNREACHABLE
+        unreachable = DonationStatus.UNREACHABLE
         _settle(partial(services.record_payment_failure, donation_id, unreachable))
         log.warning("Stripe unreachable while creating a payment for drive %s", drive_id)
         return _error(UNAVAILABLE, 503, donation_id=donation_id)

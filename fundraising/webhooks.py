@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app
-from sqlalchemy import Connection, bindparam, update
+from sqlalchemy import Connection, Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from extensions import db
@@ -20,7 +20,7 @@ from security.clock import now
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], str]
-EVENTS = StripeEvent.__table__
+EVENTS = cast(Table, StripeEvent.__table__)
 HANDLERS_KEY = "stripe_webhook_handlers"
 
 

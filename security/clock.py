@@ -16,7 +16,8 @@ def now() -> datetime:
     if has_app_context():
         clock = current_app.config.get("CLOCK")
         if clock is not None:
-            return clock()
+            moment: datetime = clock()
+            return moment
     return datetime.now(UTC)
 
 
@@ -39,6 +40,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        stored: datetime = value
+        if stored.tzinfo is None:
+            return stored.replace(tzinfo=UTC)
+        return stored.astimezone(UTC)

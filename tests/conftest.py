@@ -142,7 +142,7 @@ def make_app(database_url: str, tmp_path: Path, clock: Clock) -> Iterator[Any]:
 
 @pytest.fixture
 def app(make_app: Any) -> Flask:
-    return make_app()  # type: ignore[no-any-return]
+    return make_app()
 
 
 @pytest.fixture
@@ -264,7 +264,7 @@ def stripe_settings(base: str) -> dict[str, Any]:
 @pytest.fixture
 def stripe_app(make_app: Any, localstripe: str) -> Flask:
     """The app with the real Stripe gateway pointed at localstripe."""
-    return make_app(**stripe_settings(localstripe))  # type: ignore[no-any-return]
+    return make_app(**stripe_settings(localstripe))
 
 
 def create_payment_method(base: str, number: str = "4242424242424242") -> str:

@@ -43,8 +43,8 @@ def _assert_shredded(app, case_id):
         case = db.session.get(Case, case_id)
         assert case.purged_at is not None
         assert all(getattr(case, f"{field}_enc") is None for field in IDENTITY_FIELDS)
-        for model in (CaseKey, Verification):
-            assert db.session.get(model, case_id) is None
+        for keyed in (CaseKey, Verification):
+            assert db.session.get(keyed, case_id) is None
         for model in (CaseNote, BlindIndexEntry, BreakGlass):
             count = select(func.count()).select_from(model).where(model.case_id == case_id)
             assert db.session.scalar(count) == 0

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from accounts.models import Role, User
 from audit.models import AuditRecord
 from cases import services
+from cases.encryption import CaseError
 from cases.models import Case, Stage
 from extensions import db
 from tests.cases.conftest import INTAKE
@@ -82,7 +83,7 @@ def test_every_pair_outside_the_graph_is_refused_by_the_service(app, person):
         for from_stage in Stage:
             for to_stage in set(Stage) - services.TRANSITIONS[from_stage]:
                 case.stage = from_stage
-                with pytest.raises(services.CaseError):
+                with pytest.raises(CaseError):
                     services.change_stage(case, actor, to_stage, "reason")
         db.session.rollback()
 
@@ -135,7 +136,7 @@ def test_incomplete_checks_cannot_be_confirmed(app, person):
         )
         admin = User(email="x@example.org", name="A", role=Role.ADMIN)
         admin.id = -1
-        with pytest.raises(services.CaseError, match="All three checks"):
+        with pytest.raises(CaseError, match="All three checks"):
             services.confirm_verification(case, admin)
         db.session.rollback()
 

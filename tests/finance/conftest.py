@@ -25,7 +25,7 @@ def recorded_stripe() -> RecordedStripe:
 @pytest.fixture
 def app(make_app: Any, recorded_stripe: RecordedStripe) -> Flask:
     """The app with the fake gateway serving recorded Stripe JSON (same reconcile code)."""
-    return make_app(STRIPE_GATEWAY=recorded_stripe)  # type: ignore[no-any-return]
+    return make_app(STRIPE_GATEWAY=recorded_stripe)
 
 
 def donate(

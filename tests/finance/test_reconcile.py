@@ -11,6 +11,7 @@ from audit.models import AuditRecord
 from extensions import db
 from finance import reconcile
 from finance.models import BalanceTransaction, DriveLedger, Payout
+from finance.services import FinanceError
 from fundraising.stripe_gateway import current_gateway
 from tests.factories import audit_actions
 from tests.finance import recorded
@@ -139,8 +140,8 @@ def test_a_payout_still_in_transit_cannot_be_reconciled(app, recorded_stripe):
     with app.app_context():
         payout = db.session.get(Payout, scenario.payout_id)
         assert payout.is_balanced
-        with pytest.raises(reconcile.FinanceError, match="Only a paid payout"):
-            reconcile.mark_reconciled(payout, None, "BARC 2")  # type: ignore[arg-type]
+        with pytest.raises(FinanceError, match="Only a paid payout"):
+            reconcile.mark_reconciled(payout, None, "BARC 2")
         assert payout.reconciled_at is None
 
 

@@ -111,7 +111,9 @@ def dispute(
     return result
 
 
-def event(event_type: str, data_object: dict[str, Any], event_id: str | None = None) -> dict:
+def event(
+    event_type: str, data_object: dict[str, Any], event_id: str | None = None
+) -> dict[str, Any]:
     """An Event wrapping an object (Stripe's example event, with our type and object)."""
     result = _example("event")
     result.update(

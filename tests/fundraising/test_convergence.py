@@ -94,7 +94,7 @@ def histories(draw: Any) -> History:
     return history
 
 
-def stripe_event(gift: Gift, kind: str, value: int, outcome: str, event_id: str) -> dict:
+def stripe_event(gift: Gift, kind: str, value: int, outcome: str, event_id: str) -> dict[str, Any]:
     if kind == "succeeded":
         return gift.succeeded(event_id)
     if kind == "failed":

@@ -172,15 +172,22 @@ def test_stripe_calls_share_one_pool_and_read_no_environment_per_call(localstrip
     the gateway is built, so a call to Stripe never scans the environment."""
     import os
 
-    from fundraising.stripe_gateway import POOLED_CONNECTIONS, StripeGateway
+    from fundraising.stripe_gateway import POOLED_CONNECTIONS, PooledHTTPClient, StripeGateway
 
     gateway = StripeGateway("sk_test_localstripe", None, api_base=localstripe)
-    pool = gateway.client._requestor._client._pool  # the transport the gateway built
+    transport = gateway.client._requestor._client
+    assert isinstance(transport, PooledHTTPClient)  # the transport the gateway built
+    pool = transport._pool
     assert pool.connection_pool_kw["maxsize"] == POOLED_CONNECTIONS
     intent = gateway.create_payment(**_payment(create_payment_method(localstripe), "pooled"))
     reads: list[str] = []
     real_get = os.environ.get
-    monkeypatch.setattr(os.environ, "get", lambda *a: reads.append(a[0]) or real_get(*a))
+
+    def get(*args):
+        reads.append(args[0])
+        return real_get(*args)
+
+    monkeypatch.setattr(os.environ, "get", get)
     assert gateway.retrieve_payment(intent.payment_intent_id).status == "succeeded"
     assert not [name for name in reads if "proxy" in name.lower()]
     assert len(pool.pools) == 1  # the second call reused the first call's connection pool
