@@ -38,6 +38,8 @@ import aiohttp
 import common
 import seeding
 
+from devtools.launch import command_line
+
 AMOUNT = "10.00"
 AMOUNT_MINOR = 1000
 PUBLISHABLE = "pk_test_localstripe"
@@ -215,19 +217,13 @@ def run_backend(procs: common.Processes, backend: str, args: argparse.Namespace)
             "taskset",
             "-c",
             common.CLIENT_CPU,
-            str(common.VENV_BIN / "python"),
-            "-m",
-            "devtools.localstripe_server",
-            "--port",
-            "0",
-            "--port-file",
-            str(port_file),
-            "--delay-ms",
-            str(args.delay_ms),
-            "--webhook-url",
-            f"http://127.0.0.1:{app_port}/stripe/webhook",
-            "--webhook-secret",
-            common.WEBHOOK_SECRET,
+            *command_line(
+                port_file,
+                delay_ms=args.delay_ms,
+                webhook_url=f"http://127.0.0.1:{app_port}/stripe/webhook",
+                webhook_secret=common.WEBHOOK_SECRET,
+                python=str(common.VENV_BIN / "python"),
+            ),
         ],
         folder / "localstripe.log",
     )

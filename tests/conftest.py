@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from app import create_app
+from devtools.launch import command_line
 from extensions import db
 from tests import postgres
 
@@ -206,21 +206,13 @@ def start_localstripe(
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start localstripe on a free port; return the process and its base URL."""
     port_file = directory / f"localstripe-{os.getpid()}-{time.monotonic_ns()}.port"
-    command = [
-        sys.executable,
-        "-m",
-        "devtools.localstripe_server",
-        "--port",
-        "0",
-        "--port-file",
-        str(port_file),
-        "--delay-ms",
-        str(delay_ms),
-        "--stripe-js",
-        str(SHIM),
-    ]
-    if webhook_url and webhook_secret:
-        command += ["--webhook-url", webhook_url, "--webhook-secret", webhook_secret]
+    command = command_line(
+        port_file,
+        delay_ms=delay_ms,
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+        stripe_js=SHIM,
+    )
     log_path = port_file.with_suffix(".log")
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
