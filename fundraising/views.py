@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -21,7 +22,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from extensions import db, limiter
 from fundraising import card_testing, drives, presentation, services, webhooks
@@ -53,6 +54,10 @@ NONCE_HOLE = "\x00csp-nonce\x00"
 UNAVAILABLE = (
     "The payment service is unavailable right now. You have not been charged. "
     "Please try again in a few minutes."
+)
+DATABASE_BUSY = (
+    "We could not record your gift just now, so it was not sent for payment: you have not "
+    "been charged. Please try again in a minute."
 )
 DECLINED_TOO_OFTEN = (
     "Too many attempts: cards from your connection were declined several times on this drive. "
@@ -138,6 +143,36 @@ def _drive_page_with_holes(slug: str) -> str:
 @limiter.limit(_per_ip_limit, deduct_when=_reached_stripe)
 def donate(slug: str) -> ResponseReturnValue:
     """Create and confirm the payment; answer JSON for the page's script."""
+    try:
+        prepared = _prepare_gift(slug)
+    except OperationalError:
+        # The database was unreachable or stayed locked (SQLite under a burst of writers)
+        # before anything reached Stripe: say so plainly, and that nobody was charged.
+        db.session.rollback()
+        log.warning("database unavailable before a gift reached Stripe")
+        return jsonify(error=DATABASE_BUSY), 503, {"Retry-After": "10"}
+    if not isinstance(prepared, PreparedGift):
+        return prepared
+    _remember_gift(prepared.donation_id)
+    return _charge(
+        prepared.drive_id, prepared.donation_id, prepared.payment, prepared.payment_method
+    )
+
+
+@dataclass(frozen=True)
+class PreparedGift:
+    """A gift checked and written as pending, with what the Stripe call needs (plain values:
+    no transaction stays open, nor a connection checked out, while Stripe answers)."""
+
+    drive_id: int
+    donation_id: str
+    payment: dict[str, Any]
+    payment_method: str
+
+
+def _prepare_gift(slug: str) -> PreparedGift | ResponseReturnValue:
+    """Check the drive and the form and write the pending donation (committed); or the
+    answer that refuses the gift."""
     drive = drives.get_drive(slug)
     if drive is None or drive.status is DriveStatus.DRAFT:
         return _error("There is no such drive.", 404)
@@ -172,14 +207,14 @@ def donate(slug: str) -> ResponseReturnValue:
         return _error(str(error), 410)
     except drives.FundraisingError as error:
         return _error(str(error), 400, field="amount")
-    payment = _payment_request(drive, donation, gift)
-    drive_id, donation_id = drive.id, donation.id
-    # The pending row exists before Stripe is asked for anything, and no transaction stays
-    # open (nor a connection checked out) while Stripe answers: everything the call needs was
-    # read above, and nothing below touches what the session loaded.
-    db.session.commit()
-    _remember_gift(donation_id)
-    return _charge(drive_id, donation_id, payment, form.payment_method.data or "")
+    prepared = PreparedGift(
+        drive.id,
+        donation.id,
+        _payment_request(drive, donation, gift),
+        form.payment_method.data or "",
+    )
+    db.session.commit()  # the pending row exists before Stripe is asked for anything
+    return prepared
 
 
 def _payment_request(

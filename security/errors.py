@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from extensions import db
@@ -65,11 +67,17 @@ def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
     return render_error(code, message)
 
 
-def handle_unexpected(error: Exception) -> tuple[Response | str, int]:
-    """Roll back, log the type only (never values that may hold personal data), render 500."""
+def handle_unexpected(error: Exception) -> ResponseReturnValue:
+    """Roll back, log the type only (never values that may hold personal data), render 500;
+    or 503 with Retry-After when the database was unreachable or stayed locked, which is
+    not a fault in the request and passes."""
     db.session.rollback()
     if current_app.config.get("PROPAGATE_UNEXPECTED"):
         raise error
+    if isinstance(error, OperationalError):
+        log.error("database unavailable on %s %s", request.method, request.endpoint)
+        body, code = render_error(503)
+        return body, code, {"Retry-After": "10"}
     log.error("unhandled %s on %s %s", type(error).__name__, request.method, request.endpoint)
     return render_error(500)
 

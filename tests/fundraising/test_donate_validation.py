@@ -102,3 +102,25 @@ def test_with_the_pages_csrf_token_the_form_is_accepted(make_app):
     response = client.post("/drives/relocation/donate", data={**VALID, "csrf_token": token[1]})
     assert response.status_code == 503  # past CSRF and validation; Stripe is not configured
     assert donation_status(app, response.get_json()["donation_id"]) is DonationStatus.UNREACHABLE
+
+
+def test_a_database_that_stays_locked_before_stripe_is_a_clear_503_and_nobody_is_charged(
+    make_app, monkeypatch
+):
+    """SQLite under a burst of writers, or PostgreSQL restarting: the gift never reached
+    Stripe, and the donor is told so (not "something went wrong")."""
+    from fundraising import services
+    from fundraising.stripe_gateway import StripeGateway
+    from tests.fundraising.support import database_down
+
+    app = make_app(PROPAGATE_UNEXPECTED=False)
+    make_drive(app)
+    monkeypatch.setattr(services, "start_donation", database_down)
+    calls = []
+    monkeypatch.setattr(StripeGateway, "create_payment", lambda *a, **k: calls.append(1))
+    response = app.test_client().post("/drives/relocation/donate", data=VALID)
+    assert response.status_code == 503
+    assert "you have not been charged" in response.get_json()["error"]
+    assert int(response.headers["Retry-After"]) > 0
+    assert calls == []
+    assert count_donations(app) == 0

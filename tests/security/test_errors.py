@@ -52,6 +52,27 @@ def test_an_unexpected_error_is_a_500_page_without_a_trace(failing_app, caplog):
     assert SECRET_DETAIL not in caplog.text  # ... but never what it held
 
 
+def test_a_database_that_is_down_or_locked_is_a_503_to_come_back_to(make_app, caplog):
+    """Not "something went wrong": the request was fine, the database was not there (a
+    restart, SQLite's lock held past its timeout), so the answer says to try again."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    app = make_app(PROPAGATE_UNEXPECTED=False)
+
+    def locked():
+        raise OperationalError("SELECT 1", {}, psycopg.errors.AdminShutdown(SECRET_DETAIL))
+
+    app.add_url_rule("/locked", "locked", locked)
+    with caplog.at_level(logging.ERROR):
+        response = app.test_client().get("/locked")
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) > 0
+    assert "briefly unavailable" in response.get_data(as_text=True)
+    _assert_no_trace(response.get_data(as_text=True))
+    assert SECRET_DETAIL not in caplog.text
+
+
 def test_an_unexpected_error_answers_json_to_json_clients(failing_app):
     response = failing_app.test_client().get("/explode", headers={"Accept": "application/json"})
     assert response.status_code == 500
