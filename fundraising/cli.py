@@ -12,7 +12,7 @@ from extensions import db
 from fundraising import drives, pending
 from fundraising.models import DriveStatus
 from fundraising.money import InvalidAmount, parse_amount
-from fundraising.stripe_gateway import current_gateway
+from fundraising.stripe_gateway import GatewayRejected, GatewayUnavailable, current_gateway
 from security.clock import now
 
 bp = Blueprint("drives_cli", __name__, cli_group="drives")
@@ -94,14 +94,14 @@ def local_webhook_secret_command() -> None:
 AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-def parse_age(value: str) -> timedelta:
-    """An age such as 30s, 10m, 2h or 1d."""
+def parse_age(value: str, option: str = "--older-than") -> timedelta:
+    """An age such as 30s, 10m, 2h or 1d (`option` names the option in the message)."""
     text = value.strip().lower()
     unit = AGE_UNITS.get(text[-1:]) if text else None
     if unit is None or not text[:-1].isdigit():
         raise click.BadParameter(
             f"{value!r} is not an age; use a whole number and a unit: 30s, 10m, 2h or 1d",
-            param_hint="--older-than",
+            param_hint=option,
         )
     return timedelta(**{unit: int(text[:-1])})
 
@@ -121,3 +121,23 @@ def reconcile_pending_command(older_than: str) -> None:
     click.echo(report.summary())
     if report.unavailable:
         raise click.ClickException("Stripe did not answer for some gifts; run again later.")
+
+
+@click.command("recover-missing")
+@with_appcontext
+@click.option(
+    "--since",
+    "since",
+    required=True,
+    help="How far back to look: the age of the backup the database was restored from, "
+    "with some margin (30m, 6h, 2d)",
+)
+def recover_missing_command(since: str) -> None:
+    """After a restore from backup: write back the gifts Stripe took that have no donation."""
+    start = now() - parse_age(since, "--since")
+    try:
+        report = pending.recover_missing(current_gateway(), start)
+    except (GatewayUnavailable, GatewayRejected) as error:
+        db.session.rollback()
+        raise click.ClickException(f"Stripe: {error}; nothing was changed.") from error
+    click.echo(report.summary())

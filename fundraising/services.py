@@ -141,6 +141,30 @@ def start_donation(drive: Drive, gift: GiftRequest) -> Donation:
     return donation
 
 
+def restore_donation(drive: Drive, donation_id: str, result: PaymentResult) -> Donation:
+    """A donation written again from its PaymentIntent, after a restore lost the row (see
+    fundraising/pending.py): pending, anonymous, with the receipt email Stripe kept. The
+    caller then applies the intent through `record_payment`, which counts it."""
+    email = (result.receipt_email or "").strip()
+    donation = Donation(
+        id=donation_id,
+        drive_id=drive.id,
+        drive=drive,
+        amount_minor=result.amount_minor,
+        fee_cover_minor=0,
+        currency=result.currency,
+        status=DonationStatus.PENDING,
+        is_anonymous=True,
+        amount_refunded_minor=0,
+        disputed_minor=0,
+        email_sealed=seal(email, _purpose(donation_id, "email")) if email else None,
+        created_at=result.created_at or now(),
+        updated_at=now(),
+    )
+    db.session.add(donation)
+    return donation
+
+
 def first_name(name: str) -> str | None:
     """The part of a donor's name shown publicly: the first word, shortened."""
     words = name.strip().split()

@@ -9,6 +9,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -50,6 +51,8 @@ class PaymentResult:
     charge_id: str | None = None
     error_message: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    receipt_email: str | None = None
+    created_at: datetime | None = None
 
     @classmethod
     def from_stripe(cls, intent: Any) -> PaymentResult:
@@ -68,6 +71,10 @@ class PaymentResult:
             charge_id=charge,
             error_message=error.get("message"),
             metadata=dict(data.get("metadata") or {}),
+            receipt_email=data.get("receipt_email"),
+            created_at=(
+                datetime.fromtimestamp(int(data["created"]), UTC) if data.get("created") else None
+            ),
         )
 
 
@@ -260,6 +267,12 @@ class StripeGateway:
             if (intent.get("metadata") or {}).get("donation_id") == donation_id:
                 return PaymentResult.from_stripe(intent)
         return None
+
+    def list_payments(self, created_since: int) -> Iterator[PaymentResult]:
+        """Every PaymentIntent created since a Unix time, newest first, page by page."""
+        params = {"limit": 100, "created": {"gte": created_since}}
+        for intent in self._paginate(self.client.v1.payment_intents.list, params):
+            yield PaymentResult.from_stripe(intent)
 
     def retrieve_payout(self, payout_id: str) -> dict[str, Any]:
         """A payout as plain data."""

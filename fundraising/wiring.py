@@ -25,7 +25,12 @@ def init_app(app: Flask) -> None:
     csrf.exempt(views.webhook_bp)  # Stripe signs its deliveries instead
     for blueprint in (views.bp, admin_views.bp, views.webhook_bp, cli.bp):
         app.register_blueprint(blueprint)
-    cli.add_stripe_commands(app, cli.local_webhook_secret_command, cli.reconcile_pending_command)
+    cli.add_stripe_commands(
+        app,
+        cli.local_webhook_secret_command,
+        cli.reconcile_pending_command,
+        cli.recover_missing_command,
+    )
     webhooks.add_handlers(app, webhooks.HANDLERS)
     add_resealer(app, services.DONOR_DETAILS)
     add_staff_area(app, StaffArea("drives_admin.index", "Drives", (Role.ADMIN,)))

@@ -18,6 +18,7 @@ def test_each_app_holds_its_own_registries(make_app):
     assert sorted(first.cli.commands["stripe"].commands) == [
         "local-webhook-secret",
         "reconcile-pending",
+        "recover-missing",
         "sync",
     ]
 
