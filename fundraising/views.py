@@ -327,24 +327,14 @@ def progress(slug: str) -> ResponseReturnValue:
     return response.make_conditional(request)
 
 
-# Never rate limited: the public pages a spike reads (served from the public cache, and none
-# carries a limit: only gifts that reach Stripe count, see donate), progress.json (polled by
-# every open drive page), and Stripe's webhook deliveries (verified by signature, never to be
-# refused).
-UNLIMITED_ENDPOINTS = frozenset(
-    {
-        "fundraising.index",
-        "fundraising.drive_page",
-        "fundraising.cover",
-        "fundraising.progress",
-        "webhooks.stripe_webhook",
-    }
-)
+# Never rate limited: every open drive page polls progress.json (served from the public
+# cache), and Stripe's webhook deliveries are verified by signature and must never be refused.
+UNLIMITED_ENDPOINTS = frozenset({"fundraising.progress", "webhooks.stripe_webhook"})
 
 
 @limiter.request_filter
 def _is_unlimited() -> bool:
-    """A filter (not @limiter.exempt) skips the limiter's work entirely, which on these
+    """A filter (not @limiter.exempt) skips the limiter's work entirely, which on these two
     paths is a fifth of the cost of a request."""
     return request.endpoint in UNLIMITED_ENDPOINTS
 
