@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pyotp
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import CursorResult, Table, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 import audit
 from accounts.models import Invitation, LinkPurpose, Role, SessionStage, StaffSession, User
@@ -108,9 +110,29 @@ def verify_totp(user: User, code: str) -> bool:
         if step <= user.last_totp_step:
             continue
         if pyotp.utils.strings_equal(totp.generate_otp(step), code):
-            user.last_totp_step = step
-            return True
+            return _use_totp_step(user, step)
     return False
+
+
+USERS = cast(Table, User.__table__)
+
+
+def _use_totp_step(user: User, step: int) -> bool:
+    """Claim a time step for this user, once: a conditional UPDATE, so of two requests with
+    the same code at the same moment (each having read the old step) only one moves it; the
+    other waits on the row and then finds nothing to update."""
+    claimed = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(USERS)
+            .where(USERS.c.id == user.id, USERS.c.last_totp_step < step)
+            .values(last_totp_step=step)
+        ),
+    )
+    if claimed.rowcount != 1:
+        return False
+    set_committed_value(user, "last_totp_step", step)
+    return True
 
 
 # --- Users ----------------------------------------------------------------------------------
