@@ -94,6 +94,8 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "SESSION_ABSOLUTE_HOURS": 8,
         "REAUTH_MINUTES": 5,
         "INVITATION_HOURS": 48,
+        # A reset hands over an existing account: its link lives a shorter time.
+        "RESET_LINK_HOURS": int(os.environ.get("RESET_LINK_HOURS", "24")),
         "LOCKOUT_THRESHOLD": 5,
         "LOCKOUT_BASE_MINUTES": 15,
         "DONATE_RATE_LIMIT_PER_IP": os.environ.get("DONATE_RATE_LIMIT_PER_IP", "10 per minute"),

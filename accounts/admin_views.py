@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
@@ -31,7 +31,7 @@ def _link_page(token: str, link: Invitation, heading: str) -> ResponseReturnValu
     sent = send_link(
         link.email,
         heading,
-        f"Open this link within {current_app.config['INVITATION_HOURS']} hours to set your "
+        f"Open this link within {services.link_hours(link.purpose)} hours to set your "
         f"password:\n\n{url}\n",
     )
     db.session.commit()

@@ -337,6 +337,28 @@ def is_recently_reauthenticated(session_row: StaffSession) -> bool:
 # --- Invitations and re-enrolment links -----------------------------------------------------
 
 
+def link_hours(purpose: LinkPurpose) -> int:
+    """How long a new link of this kind stays valid (INVITATION_HOURS, RESET_LINK_HOURS)."""
+    setting = "RESET_LINK_HOURS" if purpose is LinkPurpose.RESET else "INVITATION_HOURS"
+    return int(current_app.config[setting])
+
+
+def _revoke_open_links(email: str, keep: Invitation | None = None) -> int:
+    """Make every unused link for this email unusable (but `keep`): one open link per person."""
+    revoked = 0
+    for earlier in db.session.scalars(
+        select(Invitation).where(
+            Invitation.email == email,
+            Invitation.used_at.is_(None),
+            Invitation.revoked_at.is_(None),
+        )
+    ):
+        if earlier is not keep:
+            earlier.revoked_at = now()
+            revoked += 1
+    return revoked
+
+
 def _issue_link(
     purpose: LinkPurpose, email: str, name: str, role: Role, user: User | None, actor: User
 ) -> tuple[str, Invitation]:
@@ -351,7 +373,7 @@ def _issue_link(
         user_id=user.id if user else None,
         invited_by_id=actor.id,
         created_at=moment,
-        expires_at=moment + timedelta(hours=current_app.config["INVITATION_HOURS"]),
+        expires_at=moment + timedelta(hours=link_hours(purpose)),
     )
     db.session.add(link)
     db.session.flush()
@@ -363,10 +385,7 @@ def invite_user(email: str, name: str, role: Role, *, actor: User) -> tuple[str,
     email = normalise_email(email)
     if find_user_by_email(email):
         raise AccountError("A user with this email already exists.")
-    for earlier in db.session.scalars(
-        select(Invitation).where(Invitation.email == email, Invitation.used_at.is_(None))
-    ):
-        earlier.revoked_at = now()
+    _revoke_open_links(email)
     token, link = _issue_link(LinkPurpose.INVITE, email, name.strip(), role, None, actor)
     audit.record(actor, "invitation.created", "invitation", link.id, role=role.value)
     return token, link
@@ -378,8 +397,11 @@ def issue_reset_link(user: User, *, actor: User) -> tuple[str, Invitation]:
     user.totp_secret_sealed = None
     user.totp_confirmed_at = None
     ended = end_all_sessions(user)
+    revoked = _revoke_open_links(user.email)  # an older link must not hand the account over
     token, link = _issue_link(LinkPurpose.RESET, user.email, user.name, user.role, user, actor)
-    audit.record(actor, "user.reset_issued", "user", user.id, sessions_ended=ended)
+    audit.record(
+        actor, "user.reset_issued", "user", user.id, sessions_ended=ended, links_revoked=revoked
+    )
     return token, link
 
 
@@ -419,6 +441,7 @@ def accept_link(link: Invitation, password: str) -> tuple[str, User]:
     user.password_changed_at = moment
     new_totp_secret(user)
     link.used_at = moment
+    _revoke_open_links(link.email, keep=link)
     db.session.flush()
     link.user_id = user.id
     audit.record(user, "invitation.accepted", "invitation", link.id, scope=link.purpose.value)

@@ -28,6 +28,7 @@ ALLOWED_DETAIL_KEYS = frozenset(
         "fields",
         "from_stage",
         "from_status",
+        "links_revoked",
         "locked_minutes",
         "method",
         "new_role",

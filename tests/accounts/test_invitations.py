@@ -219,3 +219,72 @@ def test_reset_link_needs_reauthentication_and_replaces_password_and_authenticat
     client, _ = _login(app, clock, email)
     assert client.get("/account/").status_code == 200
     assert "user.reset_issued" in audit_actions(app)
+
+
+def _reset_link(app, user_id):
+    """A reset link issued by an admin (the service, as the admin's reset button calls it)."""
+    from accounts import services
+    from extensions import db
+
+    with app.app_context():
+        admin = db.session.scalar(db.select(User).where(User.role == Role.ADMIN))
+        token, _ = services.issue_reset_link(db.session.get(User, user_id), actor=admin)
+        db.session.commit()
+    return f"/invite/{token}"
+
+
+def test_a_newer_reset_link_makes_the_older_one_useless(app, admin):
+    user_id = make_user(app, Role.FINANCE)
+    older = _reset_link(app, user_id)
+    newer = _reset_link(app, user_id)
+    holder = app.test_client()
+    assert holder.get(older).status_code == 410  # an old email, a forwarded link: refused
+    assert _set_password(holder, older).status_code == 410
+    assert holder.get(newer).status_code == 200
+    with app.app_context():
+        from sqlalchemy import select
+
+        from audit.models import AuditRecord
+        from extensions import db
+
+        details = db.session.scalars(
+            select(AuditRecord.details).where(AuditRecord.action == "user.reset_issued")
+        ).all()
+    assert '"links_revoked":1' in details[-1]
+
+
+def test_using_a_link_revokes_every_other_open_link_for_that_person(app, admin):
+    user_id = make_user(app, Role.FINANCE)
+    email = user_email(app, user_id)
+    reset = _reset_link(app, user_id)
+    with app.app_context():  # another open link for the same email, made some other way
+        from accounts import services
+        from extensions import db
+
+        other = services._issue_link(
+            services.LinkPurpose.RESET,
+            email,
+            "Someone",
+            Role.FINANCE,
+            db.session.get(User, user_id),
+            db.session.get(User, 1),
+        )[0]
+        db.session.commit()
+    assert _set_password(app.test_client(), reset).status_code == 302
+    assert app.test_client().get(f"/invite/{other}").status_code == 410
+
+
+def test_a_reset_link_lives_a_day_by_default_and_as_long_as_configured(make_app, clock):
+    app = make_app()
+    make_user(app, Role.ADMIN)
+    link = _reset_link(app, make_user(app, Role.FINANCE))
+    clock.advance(hours=23, minutes=59)
+    assert app.test_client().get(link).status_code == 200
+    clock.advance(minutes=1)
+    assert app.test_client().get(link).status_code == 410
+
+    longer = make_app(RESET_LINK_HOURS=72)
+    make_user(longer, Role.ADMIN)
+    link = _reset_link(longer, make_user(longer, Role.FINANCE))
+    clock.advance(hours=71)
+    assert longer.test_client().get(link).status_code == 200
