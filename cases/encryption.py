@@ -3,8 +3,11 @@ sealed under that key, and the blind index that finds duplicates without decrypt
 
 from __future__ import annotations
 
+from flask import g, has_app_context, has_request_context
+from flask_login import current_user
 from sqlalchemy import delete, select
 
+import audit
 from cases.models import IDENTITY_FIELDS, BlindIndexEntry, Case, CaseKey
 from extensions import db
 from security import fields as crypto
@@ -30,9 +33,28 @@ def encrypt(case: Case, value: str | None, field: str) -> bytes | None:
 
 
 def decrypt(case: Case, blob: bytes | None, field: str) -> str | None:
+    """A field opened: every reader of case contents passes here (detail, edit, money,
+    notes, export, break-glass reasons, anything later), so this is where a read is audited."""
     if blob is None:
         return None
+    _audit_opening(case)
     return crypto.decrypt(data_key(case), blob, case.id, field)
+
+
+OPENED_KEY = "cases_opened"
+
+
+def _audit_opening(case: Case) -> None:
+    """One `case.decrypted` audit record per case and request (or command), by whoever is
+    signed in; the caller's transaction carries it, as every audit record."""
+    if not has_app_context():
+        return
+    opened: set[str] = g.setdefault(OPENED_KEY, set())
+    if case.id in opened:
+        return
+    opened.add(case.id)
+    reader = current_user if has_request_context() and current_user.is_authenticated else None
+    audit.record(reader, "case.decrypted", "case", case.id)
 
 
 def read_identity(case: Case) -> dict[str, str | None]:

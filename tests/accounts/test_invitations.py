@@ -7,7 +7,7 @@ import re
 import pyotp
 import pytest
 
-from accounts.models import Invitation, Role, User
+from accounts.models import Invitation, LinkPurpose, Role, User
 from tests.conftest import PASSWORD, Auth, current_code
 from tests.factories import audit_actions, count_rows, get_user, make_user, user_email
 
@@ -262,7 +262,7 @@ def test_using_a_link_revokes_every_other_open_link_for_that_person(app, admin):
         from extensions import db
 
         other = services._issue_link(
-            services.LinkPurpose.RESET,
+            LinkPurpose.RESET,
             email,
             "Someone",
             Role.FINANCE,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from accounts.models import Role
 from audit.models import AuditRecord
 from extensions import db
 from tests.cases.conftest import INTAKE, SECRETS
+from tests.factories import make_drive
 
 NOTE = "Met Zuleika behind the Marrowgate mill at dawn"
 EDITED = "Zuleika Quintanar-Oyelaran de Hoyos"
@@ -97,3 +99,27 @@ def test_logs_hold_no_identity(app, person, clock, caplog, capsys):
     assert any(record.name.startswith("sqlalchemy") for record in caplog.records)
     for needle in _needles():
         assert needle not in logged, needle
+
+
+@pytest.mark.parametrize("page", ["", "/edit", "/money", "/export"])
+def test_every_page_that_opens_a_case_records_who_opened_it(app, person, page):
+    """Enforced where a field is decrypted, not per view: the edit and money pages decrypt
+    identity and payee fields too, and each opening is one audited read per request."""
+    worker = person()
+    case_id = worker.create_case()
+    if page == "/money":  # the money page opens the payee of a request, when there is one
+        drive_id = make_drive(app)
+        request = {"drive_id": drive_id, "category": "flight", "amount": "640.50"}
+        request["payee"] = "Travel agent Erbil"
+        assert worker.client.post(f"/cases/{case_id}/money", data=request).status_code == 302
+    with app.app_context():
+        before = db.session.scalar(
+            select(func.count()).where(AuditRecord.action == "case.decrypted")
+        )
+    assert worker.client.get(f"/cases/{case_id}{page}").status_code == 200
+    with app.app_context():
+        opened = db.session.scalars(
+            select(AuditRecord).where(AuditRecord.action == "case.decrypted")
+        ).all()
+    assert len(opened) == before + 1  # once for the request, however many fields it opened
+    assert (opened[-1].actor_id, opened[-1].object_id) == (worker.id, case_id)
