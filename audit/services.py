@@ -36,7 +36,6 @@ ALLOWED_DETAIL_KEYS = frozenset(
         "outcome",
         "possible_duplicate",
         "reason",
-        "reference",
         "risk",
         "role",
         "scope",

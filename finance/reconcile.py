@@ -267,8 +267,7 @@ def mark_reconciled(payout: Payout, actor: User, bank_reference: str) -> None:
         actor,
         "payout.reconciled",
         "payout",
-        payout.id,
-        reference=payout.bank_reference,
+        payout.id,  # not the bank reference: free text that may name someone
         amount_minor=payout.amount_minor,
         currency=payout.currency,
     )

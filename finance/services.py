@@ -226,13 +226,9 @@ def mark_paid(
     disbursement.status = DisbursementStatus.PAID
     disbursement.paid_at = paid_at or now()
     disbursement.payment_reference = reference.strip()[:120]
-    audit.record(
-        actor,
-        "disbursement.paid",
-        "disbursement",
-        disbursement.id,
-        reference=disbursement.payment_reference,
-    )
+    # Not the reference itself: bank references often name the payee, and the audit log
+    # outlives a purged case.
+    audit.record(actor, "disbursement.paid", "disbursement", disbursement.id)
     return disbursement
 
 

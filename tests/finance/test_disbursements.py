@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import select
 
 from accounts.models import Role, User
+from audit.models import AuditRecord
 from cases import services as cases
 from cases.models import Case, RiskLevel
 from extensions import db
@@ -170,7 +172,7 @@ def test_mark_paid_moves_the_commitment_to_disbursed(app, setup, staff):
     }
     response = finance.client.post(
         f"/finance/disbursements/{item}/pay",
-        data={"reference": "WISE-88213", "paid_on": "2026-11-23"},
+        data={"reference": "WISE-88213 ZULEIKA Q", "paid_on": "2026-11-23"},
     )
     assert response.status_code == 302
     assert state(app, setup, item) == {
@@ -181,9 +183,14 @@ def test_mark_paid_moves_the_commitment_to_disbursed(app, setup, staff):
     }
     with app.app_context():
         paid = db.session.get(Disbursement, item)
-        assert paid.payment_reference == "WISE-88213"
+        assert paid.payment_reference == "WISE-88213 ZULEIKA Q"
         assert paid.paid_at.date().isoformat() == "2026-11-23"
         assert paid.decided_by_id == finance.id
+        # A bank reference often names the payee: it is never copied into the audit log,
+        # which outlives a purged case.
+        details = " ".join(db.session.scalars(select(AuditRecord.details)).all())
+        assert "ZULEIKA" not in details
+        assert "WISE-88213" not in details
     assert audit_actions(app, "disbursement.") == [
         "disbursement.requested",
         "disbursement.approved",
