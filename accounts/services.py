@@ -392,10 +392,13 @@ def invite_user(email: str, name: str, role: Role, *, actor: User) -> tuple[str,
 
 
 def issue_reset_link(user: User, *, actor: User) -> tuple[str, Invitation]:
-    """Reset a user's password and authenticator: their sessions end, a new link is issued."""
+    """Reset a user's password and authenticator: their sessions end, a new link is issued,
+    and the account needs vetting again (whoever opens the link is not yet known to be them)."""
     user.password_hash = None
     user.totp_secret_sealed = None
     user.totp_confirmed_at = None
+    user.is_vetted = False
+    user.vetted_at = None
     ended = end_all_sessions(user)
     revoked = _revoke_open_links(user.email)  # an older link must not hand the account over
     token, link = _issue_link(LinkPurpose.RESET, user.email, user.name, user.role, user, actor)

@@ -216,6 +216,15 @@ def test_reset_link_needs_reauthentication_and_replaces_password_and_authenticat
     holder = app.test_client()
     assert _set_password(holder, link.group(1)).headers["Location"].endswith("/enrol")
     _enrol(holder, clock)
+    # Whoever opened the link is not yet known to be them: no sign-in before an admin vets.
+    waiting = app.test_client()
+    waiting.post("/login", data={"email": email, "password": NEW_PASSWORD})
+    clock.advance(seconds=30)
+    code = current_code(app, email)
+    refused = waiting.post("/login/two-factor", data={"code": code}, follow_redirects=True)
+    assert "waiting to be vetted" in refused.get_data(as_text=True)
+    assert get_user(app, user_id).is_vetted is False
+    assert admin.post(f"/admin/users/{user_id}/vet").status_code == 302
     client, _ = _login(app, clock, email)
     assert client.get("/account/").status_code == 200
     assert "user.reset_issued" in audit_actions(app)
