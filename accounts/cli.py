@@ -8,7 +8,7 @@ import click
 import pyotp
 from flask import Blueprint, current_app
 
-from accounts import services
+from accounts import services, totp
 from accounts.models import Role
 from accounts.passwords import WeakPassword
 from extensions import db
@@ -31,7 +31,7 @@ def create_command(email: str, name: str, role: str) -> None:
     db.session.commit()
     click.echo(f"Created {user.role.value} {user.email} (id {user.id}), vetted.")
     click.echo("Add this to an authenticator app (it is shown only now):")
-    click.echo(services.provisioning_uri(user))
+    click.echo(totp.provisioning_uri(user))
 
 
 @bp.cli.command("code")
@@ -43,4 +43,7 @@ def code_command(email: str) -> None:
     user = services.find_user_by_email(email)
     if user is None:
         raise click.ClickException("No such user.")
-    click.echo(pyotp.TOTP(services.totp_secret(user)).now())
+    try:
+        click.echo(pyotp.TOTP(totp.totp_secret(user)).now())
+    except totp.NoAuthenticator as error:
+        raise click.ClickException(str(error)) from error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from accounts import services
+from accounts import services, totp
 from accounts.models import Role
 
 DEMO_DOMAIN = "demo.invalid"
@@ -23,6 +23,6 @@ def seed_demo_users() -> list[str]:
         password = "-".join(secrets.token_urlsafe(6) for _ in range(3))
         user = services.create_user(email, f"Demo {role.label}", role, password, actor=None)
         lines.append(f"  {role.label:<11} email {email}  password {password}")
-        lines.append(f"              authenticator: {services.provisioning_uri(user)}")
+        lines.append(f"              authenticator: {totp.provisioning_uri(user)}")
     lines.append("Current code without a phone: flask --app app users code --email EMAIL")
     return lines

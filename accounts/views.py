@@ -19,7 +19,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from accounts import services
+from accounts import services, totp
 from accounts.forms import (
     ChangePasswordForm,
     CodeForm,
@@ -285,10 +285,10 @@ def enrol() -> ResponseReturnValue:
             else:
                 flash("Your account is set up. An admin will vet it; then you can sign in.", "info")
             return _with_cookie(redirect(url_for("accounts.login")), None)
-    uri = services.provisioning_uri(user)
+    uri = totp.provisioning_uri(user)
     return render_template(
         "accounts/enrol.html",
         form=form,
         qr_svg=_qr_svg(uri),
-        secret=services.totp_secret(user),
+        secret=totp.totp_secret(user),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from accounts import admin_views, cli, guards, services, views
+from accounts import admin_views, cli, guards, totp, views
 from accounts.models import Role
 from accounts.views import StaffArea, add_staff_area
 from extensions import login_manager
@@ -25,6 +25,6 @@ def init_app(app: Flask) -> None:
     app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
     for blueprint in (views.bp, admin_views.bp, cli.bp):
         app.register_blueprint(blueprint)
-    add_resealer(app, services.TOTP_SEEDS)
+    add_resealer(app, totp.TOTP_SEEDS)
     add_staff_area(app, StaffArea("admin.index", "Staff", (Role.ADMIN,), home_of=(Role.ADMIN,)))
     add_staff_area(app, StaffArea("admin.audit_log", "Audit log", (Role.ADMIN,)))

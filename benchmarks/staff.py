@@ -26,7 +26,8 @@ def login(app: Any, client: Any, email: str) -> None:
     """Sign a test client in through /login and /login/two-factor."""
     import pyotp
 
-    from accounts.services import find_user_by_email, totp_secret
+    from accounts.services import find_user_by_email
+    from accounts.totp import totp_secret
 
     with app.app_context():
         user = find_user_by_email(email)

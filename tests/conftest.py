@@ -157,7 +157,8 @@ def runner(app: Flask) -> Any:
 
 def current_code(app: Flask, email: str, at: datetime | None = None) -> str:
     """The TOTP code for a user at the app clock's time."""
-    from accounts.services import find_user_by_email, totp_secret
+    from accounts.services import find_user_by_email
+    from accounts.totp import totp_secret
 
     with app.app_context():
         user = find_user_by_email(email)

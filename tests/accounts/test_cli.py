@@ -78,3 +78,20 @@ def test_demo_seeds_one_user_per_role_once(demo_runner, tmp_path):
     assert second.exit_code == 0
     assert "nothing seeded" in second.output
     assert count_rows(app, User) == len(Role)
+
+
+def test_users_code_for_an_account_without_an_authenticator_says_so(app, runner):
+    """After a reset the seed is gone: a clear message, not a stack trace."""
+    from accounts import services
+    from extensions import db
+    from tests.factories import make_user, user_email
+
+    user_id = make_user(app, Role.FINANCE)
+    admin_id = make_user(app, Role.ADMIN)
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        services.issue_reset_link(user, actor=db.session.get(User, admin_id))
+        db.session.commit()
+    result = runner.invoke(args=["users", "code", "--email", user_email(app, user_id)])
+    assert result.exit_code == 1
+    assert "no authenticator set up" in result.output

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from accounts import services
+from accounts import totp
 from accounts.models import Role, User
 from extensions import db
 from tests.conftest import current_code
@@ -30,7 +30,7 @@ def test_two_concurrent_sign_ins_with_one_code_let_one_through(app, database_url
             assert user.last_totp_step == 0
             barrier.wait()
             try:
-                outcomes.append(services.verify_totp(user, code))
+                outcomes.append(totp.verify_totp(user, code))
                 db.session.commit()
             except Exception as error:  # reported by the assertion below
                 db.session.rollback()
@@ -43,4 +43,4 @@ def test_two_concurrent_sign_ins_with_one_code_let_one_through(app, database_url
         thread.join(timeout=30)
     assert sorted(outcomes, key=str) == [False, True]
     with app.app_context():
-        assert services.verify_totp(db.session.get(User, user_id), code) is False  # still used
+        assert totp.verify_totp(db.session.get(User, user_id), code) is False  # still used
