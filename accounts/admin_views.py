@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from accounts import services
+from accounts import services, vetting
 from accounts.forms import AuditFilterForm, ConfirmForm, InviteForm, RoleForm
 from accounts.guards import current_staff, reauth_required, role_required
 from accounts.mail import send_link
@@ -50,6 +50,7 @@ def index() -> ResponseReturnValue:
 def _admin_page(invite_form: InviteForm) -> str:
     """The admin page, with the invitation form as given (blank, or with its errors)."""
     users = db.session.scalars(select(User).order_by(User.is_vetted, User.name)).all()
+    set_up_by = {user.id: vetting.inviter_of(user) for user in users if not user.is_vetted}
     invitations = db.session.scalars(
         select(Invitation)
         .where(Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
@@ -62,12 +63,14 @@ def _admin_page(invite_form: InviteForm) -> str:
         invite_form=invite_form,
         confirm_form=ConfirmForm(),
         role_form=RoleForm(),
+        set_up_by=set_up_by,
         moment=now(),
     )
 
 
 @bp.post("/invitations")
 @role_required(Role.ADMIN)
+@reauth_required
 def invite() -> ResponseReturnValue:
     """Create an invitation link to show to the admin (and email it if SMTP is set up)."""
     form = InviteForm()
@@ -105,7 +108,7 @@ def _user_action(user_id: int, action: str) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     actions = {
-        "vet": (services.vet_user, "{name} is vetted and can sign in."),
+        "vet": (vetting.vet_user, "{name} is vetted and can sign in."),
         "deactivate": (services.deactivate_user, "{name} is deactivated; their sessions ended."),
         "reactivate": (services.reactivate_user, "{name} can sign in again."),
         "unlock": (services.unlock_user, "{name} is unlocked."),
@@ -123,6 +126,7 @@ def _user_action(user_id: int, action: str) -> ResponseReturnValue:
 
 @bp.post("/users/<int:user_id>/vet")
 @role_required(Role.ADMIN)
+@reauth_required
 def vet(user_id: int) -> ResponseReturnValue:
     """Mark a user vetted."""
     return _user_action(user_id, "vet")
@@ -137,6 +141,7 @@ def deactivate(user_id: int) -> ResponseReturnValue:
 
 @bp.post("/users/<int:user_id>/reactivate")
 @role_required(Role.ADMIN)
+@reauth_required
 def reactivate(user_id: int) -> ResponseReturnValue:
     """Reactivate a user."""
     return _user_action(user_id, "reactivate")
@@ -144,6 +149,7 @@ def reactivate(user_id: int) -> ResponseReturnValue:
 
 @bp.post("/users/<int:user_id>/unlock")
 @role_required(Role.ADMIN)
+@reauth_required
 def unlock(user_id: int) -> ResponseReturnValue:
     """Lift a lockout."""
     return _user_action(user_id, "unlock")
@@ -153,18 +159,56 @@ def unlock(user_id: int) -> ResponseReturnValue:
 @role_required(Role.ADMIN)
 @reauth_required
 def change_role(user_id: int) -> ResponseReturnValue:
-    """Change a user's role (after re-authentication)."""
+    """Ask for a user's role to change; it applies when a second admin approves."""
     user = _user_or_404(user_id)
     form = RoleForm()
     if not form.validate_on_submit():
         abort(400)
     try:
-        services.change_role(user, Role(form.role.data), actor=current_staff())
+        changed = vetting.request_role_change(user, Role(form.role.data), actor=current_staff())
     except services.AccountError as error:
         flash(str(error), "error")
     else:
         db.session.commit()
-        flash(f"{user.name} is now {user.role.label}.", "info")
+        if changed and user.pending_role is not None:
+            flash(
+                f"Asked to make {user.name} {user.pending_role.label}: "
+                "another admin must approve it.",
+                "info",
+            )
+        elif changed:
+            flash(f"The waiting role change for {user.name} is withdrawn.", "info")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/users/<int:user_id>/role/approve")
+@role_required(Role.ADMIN)
+@reauth_required
+def approve_role(user_id: int) -> ResponseReturnValue:
+    """A second admin approves a waiting role change."""
+    user = _user_or_404(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        vetting.approve_role_change(user, actor=current_staff())
+    except services.AccountError as error:
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(f"{user.name} is now {user.role.label}; their sessions ended.", "info")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/users/<int:user_id>/role/cancel")
+@role_required(Role.ADMIN)
+def cancel_role(user_id: int) -> ResponseReturnValue:
+    """Withdraw a waiting role change (taking access back needs no second person)."""
+    user = _user_or_404(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    vetting.cancel_role_change(user, actor=current_staff())
+    db.session.commit()
+    flash(f"The waiting role change for {user.name} is withdrawn.", "info")
     return redirect(url_for("admin.index"))
 
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, redirect, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
 
 import audit
 from accounts.models import Role, SessionStage, StaffSession, User
@@ -89,6 +90,15 @@ def role_required(*roles: Role | str) -> Callable[[F], F]:
 staff_required = role_required()
 
 
+def reauth_redirect() -> BaseResponse | None:
+    """Where to send someone who has not given password and code in the last few minutes
+    (the re-authentication page, then back to where they were), or None to go on."""
+    if is_recently_reauthenticated(current_session()):
+        return None
+    target = request.full_path.rstrip("?") if request.method == "GET" else request.referrer
+    return redirect(url_for("accounts.reauthenticate", next=safe_next(target) or None))
+
+
 def reauth_required(view: F) -> F:
     """Ask for password and code again unless given in the last few minutes."""
 
@@ -96,9 +106,6 @@ def reauth_required(view: F) -> F:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_authenticated:
             return redirect(url_for("accounts.login"))
-        if not is_recently_reauthenticated(current_session()):
-            target = request.full_path.rstrip("?") if request.method == "GET" else request.referrer
-            return redirect(url_for("accounts.reauthenticate", next=safe_next(target) or None))
-        return view(*args, **kwargs)
+        return reauth_redirect() or view(*args, **kwargs)
 
     return cast(F, wrapped)

@@ -62,6 +62,12 @@ class User(UserMixin, Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     vetted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A role change waits here until a second admin approves it (two people for every grant).
+    pending_role: Mapped[Role | None] = mapped_column(value_enum(Role, "staff_role"))
+    role_requested_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    role_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sessions: Mapped[list[StaffSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

@@ -68,15 +68,6 @@ def create_user(email: str, name: str, role: Role, password: str, *, actor: User
     return user
 
 
-def vet_user(user: User, *, actor: User) -> None:
-    """Mark a user as vetted so they can sign in."""
-    if user.is_vetted:
-        return
-    user.is_vetted = True
-    user.vetted_at = now()
-    audit.record(actor, "user.vetted", "user", user.id, role=user.role.value)
-
-
 def deactivate_user(user: User, *, actor: User) -> int:
     """Deactivate a user and end their sessions at once."""
     if user.id == actor.id:
@@ -91,26 +82,6 @@ def reactivate_user(user: User, *, actor: User) -> None:
     """Let a deactivated user sign in again."""
     user.is_active = True
     audit.record(actor, "user.reactivated", "user", user.id)
-
-
-def change_role(user: User, role: Role, *, actor: User) -> None:
-    """Give a user another role; their sessions end so the change applies everywhere."""
-    if user.id == actor.id:
-        raise AccountError("You cannot change your own role.")
-    if user.role is role:
-        return
-    old_role = user.role
-    user.role = role
-    ended = end_all_sessions(user)
-    audit.record(
-        actor,
-        "user.role_changed",
-        "user",
-        user.id,
-        old_role=old_role.value,
-        new_role=role.value,
-        sessions_ended=ended,
-    )
 
 
 def unlock_user(user: User, *, actor: User) -> None:

@@ -276,8 +276,10 @@ def confirm_verification(case: Case, actor: User) -> None:
 
 def assign(case: Case, caseworker: User, actor: User) -> None:
     """Give a caseworker access to the case."""
-    if caseworker.role is not Role.CASEWORKER or not caseworker.is_active:
-        raise CaseError("Only active caseworkers can be assigned.")
+    if caseworker.role is not Role.CASEWORKER or not (
+        caseworker.is_active and caseworker.is_vetted
+    ):
+        raise CaseError("Only vetted, active caseworkers can be assigned.")
     if caseworker.id in case.assignee_ids:
         return
     case.assignments.append(CaseAssignment(user_id=caseworker.id, assigned_at=now()))

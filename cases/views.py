@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
 from accounts.forms import ConfirmForm
-from accounts.guards import current_staff, reauth_required, role_required
+from accounts.guards import current_staff, reauth_redirect, reauth_required, role_required
 from accounts.models import Role, User
 from cases import access, encryption, services
 from cases.encryption import CaseError
@@ -332,9 +332,13 @@ def manage(case_id: str) -> ResponseReturnValue:
     case = _any_case_or_404(case_id)
     form = AssignForm()
     caseworkers = db.session.scalars(
-        select(User).where(User.role == Role.CASEWORKER, User.is_active.is_(True))
+        select(User).where(
+            User.role == Role.CASEWORKER, User.is_active.is_(True), User.is_vetted.is_(True)
+        )
     ).all()
     form.user_id.choices = [(user.id, user.name) for user in caseworkers]
+    if request.method == "POST" and (again := reauth_redirect()) is not None:
+        return again
     if form.validate_on_submit():
         worker = db.session.get(User, form.user_id.data)
         try:
@@ -347,7 +351,7 @@ def manage(case_id: str) -> ResponseReturnValue:
             db.session.commit()
             flash(f"{worker.name} is assigned to {case.code}.", "info")
         return redirect(url_for("cases.manage", case_id=case.id))
-    return render_template(
+    page = render_template(
         "cases/manage.html",
         case=case,
         form=form,
@@ -355,6 +359,7 @@ def manage(case_id: str) -> ResponseReturnValue:
         confirm_form=ConfirmForm(),
         glass_form=BreakGlassForm(),
     )
+    return page, 400 if request.method == "POST" else 200
 
 
 @bp.post("/<case_id>/unassign/<int:user_id>")
@@ -374,6 +379,7 @@ def unassign(case_id: str, user_id: int) -> ResponseReturnValue:
 
 @bp.post("/<case_id>/break-glass")
 @role_required(Role.ADMIN)
+@reauth_required
 def break_glass(case_id: str) -> ResponseReturnValue:
     """Open a case's contents for 30 minutes, with a reason (audited, shown to its staff)."""
     form = BreakGlassForm()

@@ -9,17 +9,34 @@ import pytest
 
 from accounts.models import Invitation, LinkPurpose, Role, User
 from tests.conftest import PASSWORD, Auth, current_code
-from tests.factories import audit_actions, count_rows, get_user, make_user, user_email
+from tests.factories import (
+    StaffMember,
+    audit_actions,
+    count_rows,
+    get_user,
+    make_user,
+    user_email,
+)
 
 NEW_PASSWORD = "violet lantern harbour sixty glide"
 
 
+def _admin_client(app, clock):
+    member = StaffMember(app, clock, Role.ADMIN)
+    member.reauthenticate()  # inviting and vetting ask for password and code again
+    return member.client
+
+
 @pytest.fixture
 def admin(app, clock):
-    """A client signed in as an admin."""
-    client = app.test_client()
-    Auth(app, client, clock).login(user_email(app, make_user(app, Role.ADMIN)))
-    return client
+    """A client signed in as an admin, who has just re-authenticated."""
+    return _admin_client(app, clock)
+
+
+@pytest.fixture
+def second_admin(app, clock, admin):
+    """Another admin (vetting is for someone other than the admin who set the account up)."""
+    return _admin_client(app, clock)
 
 
 def _invite(admin, email="newcomer@example.org", role="caseworker"):
@@ -50,7 +67,7 @@ def _login(app, clock, email, password=NEW_PASSWORD):
     return client, client.get(response.headers["Location"]).get_data(as_text=True)
 
 
-def test_invitation_enrolment_and_vetting_lead_to_a_working_login(app, admin, clock):
+def test_invitation_enrolment_and_vetting_lead_to_a_working_login(app, admin, second_admin, clock):
     link = _invite(admin)
     invitee = app.test_client()
     assert invitee.get(link).status_code == 200
@@ -67,7 +84,7 @@ def test_invitation_enrolment_and_vetting_lead_to_a_working_login(app, admin, cl
     assert client.get("/account/").status_code == 302
 
     user_id = _user_id(app, "newcomer@example.org")
-    assert admin.post(f"/admin/users/{user_id}/vet").status_code == 302
+    assert second_admin.post(f"/admin/users/{user_id}/vet").status_code == 302
     client, _ = _login(app, clock, "newcomer@example.org")
     assert client.get("/account/").status_code == 200
     assert get_user(app, user_id).role is Role.CASEWORKER
@@ -183,7 +200,7 @@ def test_a_wrong_enrolment_code_is_refused(app, admin, clock):
 
 
 def test_reset_link_needs_reauthentication_and_replaces_password_and_authenticator(
-    app, admin, clock
+    app, admin, second_admin, clock
 ):
     user_id = make_user(app, Role.FINANCE)
     email = user_email(app, user_id)
@@ -224,7 +241,16 @@ def test_reset_link_needs_reauthentication_and_replaces_password_and_authenticat
     refused = waiting.post("/login/two-factor", data={"code": code}, follow_redirects=True)
     assert "waiting to be vetted" in refused.get_data(as_text=True)
     assert get_user(app, user_id).is_vetted is False
-    assert admin.post(f"/admin/users/{user_id}/vet").status_code == 302
+    # The admin who issued the link cannot vet whoever opened it: that takes a second admin.
+    own = admin.post(f"/admin/users/{user_id}/vet", follow_redirects=True)
+    assert "another admin must vet them" in own.get_data(as_text=True)
+    assert get_user(app, user_id).is_vetted is False
+    clock.advance(seconds=30)
+    second_admin.post(
+        "/reauthenticate",
+        data={"password": PASSWORD, "code": current_code(app, user_email(app, 2))},
+    )
+    assert second_admin.post(f"/admin/users/{user_id}/vet").status_code == 302
     client, _ = _login(app, clock, email)
     assert client.get("/account/").status_code == 200
     assert "user.reset_issued" in audit_actions(app)

@@ -150,6 +150,9 @@ def test_role_change_ends_sessions_and_applies_the_new_role(app, clock):
     staff = _signed_in(app, clock, email)
     response = admin.post(f"/admin/users/{user_id}/role", data={"role": "admin"})
     assert response.status_code == 302
+    assert _is_signed_in(staff)  # asked for, not yet approved (tests/accounts/test_two_person.py)
+    second = _signed_in(app, clock, user_email(app, make_user(app, Role.ADMIN)))
+    assert second.post(f"/admin/users/{user_id}/role/approve").status_code == 302
     assert not _is_signed_in(staff)
     again = _signed_in(app, clock, email)
     assert again.get("/admin/").status_code == 200

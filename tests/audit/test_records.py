@@ -36,7 +36,7 @@ def test_account_actions_are_recorded_with_no_secret_or_identity(app, clock):
         "login.succeeded",
         "login.failed",
         "invitation.created",
-        "user.role_changed",
+        "user.role_change_requested",
         "user.deactivated",
     ):
         assert action in actions
