@@ -66,6 +66,22 @@ def decode_key(name: str, value: str) -> bytes:
     return raw
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def _check_smtp(settings: dict[str, Any]) -> None:
+    """SMTP_SECURITY is starttls, ssl, or none for a relay on this machine only (email crosses
+    the network in the clear otherwise)."""
+    security = settings["SMTP_SECURITY"]
+    if security not in ("starttls", "ssl", "none"):
+        raise ConfigError(f"SMTP_SECURITY must be starttls, ssl or none (got {security!r})")
+    if security == "none" and settings.get("SMTP_HOST") not in (None, *LOOPBACK_HOSTS):
+        raise ConfigError(
+            "SMTP_SECURITY=none is only for a mail relay on this machine "
+            "(SMTP_HOST 127.0.0.1, ::1 or localhost)"
+        )
+
+
 def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the settings: overrides win over the environment, which wins over defaults."""
     overrides = overrides or {}
@@ -121,6 +137,7 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "SMTP_USERNAME": os.environ.get("SMTP_USERNAME"),
         "SMTP_PASSWORD": _from_env("SMTP_PASSWORD"),
         "SMTP_FROM": os.environ.get("SMTP_FROM"),
+        "SMTP_SECURITY": os.environ.get("SMTP_SECURITY", "starttls"),
         "PUBLIC_URL": os.environ.get("PUBLIC_URL"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -148,6 +165,7 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
             settings.update({name: generated[name] for name in absent})
     for name in ("CASE_MASTER_KEY", "BLIND_INDEX_KEY"):
         decode_key(name, settings[name])
+    _check_smtp(settings)
     if not str(settings["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
         settings["SQLALCHEMY_ENGINE_OPTIONS"] = {
             "pool_size": settings["DATABASE_POOL_SIZE"],

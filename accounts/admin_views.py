@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from accounts import security_events as events
 from accounts import services, vetting
 from accounts.forms import AuditFilterForm, ConfirmForm, InviteForm, RoleForm
 from accounts.guards import current_staff, reauth_required, role_required
@@ -248,3 +249,28 @@ def audit_log() -> ResponseReturnValue:
     return render_template(
         "admin/audit.html", form=form, page=page, names=names, pager_args=pager_args
     )
+
+
+@bp.get("/security")
+@role_required(Role.ADMIN)
+def security_events() -> ResponseReturnValue:
+    """Security events, newest first: what every admin should know happened."""
+    page = db.paginate(events.events_query(), per_page=AUDIT_PAGE_SIZE, error_out=False)
+    details = {entry.id: events.details_of(entry) for entry in page.items}
+    people = {entry.actor_id for entry in page.items}
+    people |= {entry.object_id for entry in page.items if entry.object_type == "user"}
+    people |= {detail.get("staff") for detail in details.values()}
+    return render_template(
+        "admin/security.html",
+        page=page,
+        details=details,
+        events=events.known_events(),
+        names=_names(people),
+    )
+
+
+def _names(ids: set[object]) -> dict[str, str]:
+    """Staff names by id (as text: audit object ids are text) for the ids a page mentions."""
+    wanted = {int(str(value)) for value in ids if value is not None and str(value).isdigit()}
+    rows = db.session.execute(select(User.id, User.name).where(User.id.in_(wanted)))
+    return {str(row.id): row.name for row in rows}

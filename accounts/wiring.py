@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from accounts import admin_views, cli, guards, totp, views
+from accounts import admin_views, cli, guards, security_events, totp, views
 from accounts.models import Role
 from accounts.views import StaffArea, add_staff_area
 from extensions import login_manager
@@ -27,4 +27,6 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(blueprint)
     add_resealer(app, totp.TOTP_SEEDS)
     add_staff_area(app, StaffArea("admin.index", "Staff", (Role.ADMIN,), home_of=(Role.ADMIN,)))
+    add_staff_area(app, StaffArea("admin.security_events", "Security", (Role.ADMIN,)))
     add_staff_area(app, StaffArea("admin.audit_log", "Audit log", (Role.ADMIN,)))
+    security_events.init_app(app)

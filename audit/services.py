@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from flask import Flask, current_app
 from sqlalchemy import func, select, text
 
 from audit.models import GENESIS_HASH, AuditHead, AuditRecord
@@ -119,6 +121,17 @@ class Actor(Protocol):
     def id(self) -> int: ...
 
 
+LISTENERS_KEY = "audit_listeners"
+
+
+def add_listener(app: Flask, listener: Callable[[AuditRecord], None]) -> None:
+    """Have a function called with every record as it is appended (inside the transaction:
+    a listener that acts outside the database waits for the commit itself)."""
+    listeners: list[Callable[[AuditRecord], None]] = app.extensions.setdefault(LISTENERS_KEY, [])
+    if listener not in listeners:
+        listeners.append(listener)
+
+
 def record(
     actor: Actor | int | None,
     action: str,
@@ -154,6 +167,8 @@ def record(
         head.last_record_id = entry.id
         head.last_hash = entry.record_hash
     db.session.flush()
+    for listener in current_app.extensions.get(LISTENERS_KEY, ()):
+        listener(entry)
     return entry
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -18,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import Model
+from finance.models import Category
 from security.clock import UTCDateTime, now
 from security.columns import value_enum
 
@@ -226,3 +229,43 @@ class Lockdown(Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SpendingSnapshot(Model):
+    """A drive's public "where the money went" as frozen at one month's end (never rewritten).
+
+    Holds only what the page shows: each figure is the one last moved by at least three cases
+    (`*_through` says which month-end's data it is), and amounts are rounded.
+    """
+
+    __tablename__ = "spending_snapshots"
+    __table_args__ = (UniqueConstraint("drive_id", "month"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    drive_id: Mapped[int] = mapped_column(ForeignKey("drives.id", ondelete="CASCADE"))
+    # The first day of the month (UTC) whose end the snapshot shows.
+    month: Mapped[date] = mapped_column(Date)
+    people_relocated: Mapped[int | None] = mapped_column(Integer)
+    people_cases: Mapped[int] = mapped_column(Integer, default=0)
+    people_through: Mapped[date | None] = mapped_column(Date)
+    frozen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+    lines: Mapped[list[SpendingSnapshotLine]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class SpendingSnapshotLine(Model):
+    """One category's rounded total in a snapshot, and the cases and month-end behind it."""
+
+    __tablename__ = "spending_snapshot_lines"
+
+    snapshot_id: Mapped[int] = mapped_column(
+        ForeignKey("spending_snapshots.id", ondelete="CASCADE"), primary_key=True
+    )
+    category: Mapped[Category] = mapped_column(
+        value_enum(Category, "disbursement_category"), primary_key=True
+    )
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    cases: Mapped[int] = mapped_column(Integer)
+    through: Mapped[date] = mapped_column(Date)

@@ -159,8 +159,11 @@ def detail(case: Case) -> ResponseReturnValue:
     notes = services.notes_for(case)
     verification = db.session.get(Verification, case.id)
     break_glass = access.break_glass_history(case)
+    access_changes = access.access_history(case)
     people = [change.actor_id for change, _ in history] + [note.author_id for note, _ in notes]
     people += [grant.admin_id for grant, _ in break_glass]
+    people += [change.actor_id for change in access_changes]
+    people += [change.staff_id for change in access_changes]
     if verification is not None:
         people += [verification.recorded_by_id, verification.confirmed_by_id]
     page = render_template(
@@ -171,6 +174,7 @@ def detail(case: Case) -> ResponseReturnValue:
         notes=notes,
         verification=verification,
         break_glass=break_glass,
+        access_changes=access_changes,
         names=_staff_names(people),
         note_form=NoteForm(),
         stage_form=_stage_form(case),
@@ -351,11 +355,16 @@ def manage(case_id: str) -> ResponseReturnValue:
             db.session.commit()
             flash(f"{worker.name} is assigned to {case.code}.", "info")
         return redirect(url_for("cases.manage", case_id=case.id))
+    access_changes = access.access_history(case)
+    people: list[int | None] = [assignment.user_id for assignment in case.assignments]
+    people += [change.actor_id for change in access_changes]
+    people += [change.staff_id for change in access_changes]
     page = render_template(
         "cases/manage.html",
         case=case,
         form=form,
-        names=_staff_names(assignment.user_id for assignment in case.assignments),
+        names=_staff_names(people),
+        access_changes=access_changes,
         confirm_form=ConfirmForm(),
         glass_form=BreakGlassForm(),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from accounts.models import Role
+from accounts.security_events import SecurityEvent, add_security_events
 from accounts.views import StaffArea, add_staff_area
 from cases import cli, encryption, money_views, transparency, views
 from fundraising.presentation import add_drive_page_section
@@ -17,6 +18,16 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(blueprint)
     add_drive_page_section(app, transparency.render_spending)
     add_resealer(app, encryption.CASE_KEYS)
+    manage = ("cases.manage", "case_id")
+    add_security_events(
+        app,
+        SecurityEvent("case.assigned", "Caseworker assigned to a case", link=manage),
+        SecurityEvent("case.unassigned", "Caseworker taken off a case", link=manage),
+        SecurityEvent("case.break_glass", "Break-glass: an admin opened a case", link=manage),
+        SecurityEvent("case.purged", "Case purged"),
+        SecurityEvent("lockdown.started", "Emergency lockdown started"),
+        SecurityEvent("lockdown.lifted", "Emergency lockdown lifted"),
+    )
     add_staff_area(
         app,
         StaffArea(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Flask
 
 from accounts.models import Role
+from accounts.security_events import SecurityEvent, add_security_events
 from accounts.views import StaffArea, add_staff_area
 from extensions import csrf
-from fundraising import admin_views, cli, services, views, webhooks
+from fundraising import admin_views, card_testing, cli, services, views, webhooks
 from fundraising.money import format_money
 from fundraising.stripe_gateway import StripeGateway
 from security.rotation import add_resealer
@@ -33,4 +34,7 @@ def init_app(app: Flask) -> None:
     )
     webhooks.add_handlers(app, webhooks.HANDLERS)
     add_resealer(app, services.DONOR_DETAILS)
+    add_security_events(
+        app, SecurityEvent(card_testing.SUSPECTED, "Card testing suspected on a drive")
+    )
     add_staff_area(app, StaffArea("drives_admin.index", "Drives", (Role.ADMIN,)))

@@ -69,6 +69,9 @@ def test_case_from_intake_to_verified_by_two_people(live_server, browser):
     assert_accessible(second)
     second.get_by_role("link", name=re.compile(r"RC-")).click()
     assert second.url == case_url
+    history = second.get_by_role("region", name="Who has had access")
+    expect(history).to_contain_text("opened the case")
+    expect(history).to_contain_text("assigned")
     second.get_by_role("button", name="Confirm these checks").click()
     expect(second.locator("main")).to_contain_text("Confirmed by")
     second.get_by_label("Move to").select_option("verified")

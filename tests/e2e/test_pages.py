@@ -20,6 +20,7 @@ PHONE = {"width": 360, "height": 740}
 ADMIN_PAGES = [
     "/admin/",
     "/admin/audit",
+    "/admin/security",
     "/admin/drives/",
     "/admin/drives/new",
     "/account/",
@@ -77,6 +78,8 @@ def test_staff_pages_on_a_desktop(page: Any, live_server: LiveServer, app: Flask
     for path in ADMIN_PAGES[1:]:
         page.goto(live_server(path))
         assert_accessible(page)
+        if path == "/admin/security":
+            assert page.get_by_role("cell", name="Invitation created").is_visible()
 
 
 @pytest.mark.parametrize("viewport", [PHONE], ids=["phone"])
