@@ -12,6 +12,7 @@ from cases.models import Case
 from cases.views import STAFF, case_route, locked_down
 from extensions import db
 from finance.forms import DisbursementRequestForm
+from finance.free_text import texts_for
 from finance.models import Category
 from finance.services import FinanceError
 from fundraising.models import Drive, DriveStatus
@@ -60,6 +61,8 @@ def money(case: Case) -> ResponseReturnValue:
             db.session.commit()
             flash("Request sent to finance.", "info")
             return redirect(url_for("case_money.money", case_id=case.id))
-    page = render_template("cases/money.html", case=case, form=form, items=services.money_for(case))
+    items = services.money_for(case)
+    texts = texts_for(item for item, _, _ in items)
+    page = render_template("cases/money.html", case=case, form=form, items=items, texts=texts)
     db.session.commit()
     return page

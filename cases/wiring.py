@@ -7,7 +7,8 @@ from flask import Flask
 from accounts.models import Role
 from accounts.security_events import SecurityEvent, add_security_events
 from accounts.views import StaffArea, add_staff_area
-from cases import cli, encryption, money_views, transparency, views
+from cases import cli, encryption, finance_sealer, money_views, transparency, views
+from finance.free_text import add_case_sealer
 from fundraising.presentation import add_drive_page_section
 from security.rotation import add_resealer
 
@@ -28,6 +29,7 @@ def init_app(app: Flask) -> None:
         SecurityEvent("lockdown.started", "Emergency lockdown started"),
         SecurityEvent("lockdown.lifted", "Emergency lockdown lifted"),
     )
+    add_case_sealer(app, finance_sealer.SEALER)
     add_staff_area(
         app,
         StaffArea(

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from extensions import db
+from finance import free_text
 from finance.models import BalanceTransaction, Disbursement, Payout
 from finance.services import ledger_rows
 from fundraising.models import Donation, Drive
@@ -111,7 +112,7 @@ def payouts_rows() -> Iterator[list[Any]]:
             payout.currency.upper(),
             "",
             "",
-            payout.bank_reference or "",
+            free_text.bank_reference(payout) or "",
         ]
         lines = db.session.scalars(
             select(BalanceTransaction)
@@ -150,7 +151,8 @@ PAYOUTS_HEADER = [
 
 
 def disbursements_rows() -> Iterator[list[Any]]:
-    """Disbursements with case codes only."""
+    """Disbursements with case codes only; a payment reference is opened (an audited read of
+    its case), or says it was purged with the case."""
     query = select(Disbursement, Drive.slug).join(Drive, Drive.id == Disbursement.drive_id)
     for item, slug in db.session.execute(query.order_by(Disbursement.requested_at)):
         yield [
@@ -164,7 +166,7 @@ def disbursements_rows() -> Iterator[list[Any]]:
             item.requested_at,
             item.decided_at,
             item.paid_at,
-            item.payment_reference,
+            free_text.open_text(item, "payment-reference", item.payment_reference_enc),
         ]
 
 

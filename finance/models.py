@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,7 +37,8 @@ class Payout(Model):
     failure_message: Mapped[str | None] = mapped_column(String(300))
     lines_net_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    bank_reference: Mapped[str | None] = mapped_column(String(120))
+    # Sealed (finance.free_text): a bank statement reference may name someone.
+    bank_reference_sealed: Mapped[str | None] = mapped_column(Text)
     reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reconciled_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
@@ -121,7 +123,7 @@ class Disbursement(Model):
     """Money for one case, charged to one drive: requested, approved by another, then paid.
 
     Finance sees the case code only; the payee and the note are ciphertext under the case's key,
-    handed over by cases/.
+    handed over by cases/, and so are the decision reason and the payment reference.
     """
 
     __tablename__ = "disbursements"
@@ -143,6 +145,8 @@ class Disbursement(Model):
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    decision_reason: Mapped[str | None] = mapped_column(String(500))
+    # Free text under the case's key too (finance.free_text): a reason or a bank reference
+    # may name the person, and must go when the case is purged.
+    decision_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    payment_reference: Mapped[str | None] = mapped_column(String(120))
+    payment_reference_enc: Mapped[bytes | None] = mapped_column(LargeBinary)

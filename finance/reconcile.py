@@ -13,6 +13,7 @@ from sqlalchemy import insert, select, text, update
 import audit
 from accounts.models import User
 from extensions import db
+from finance import free_text
 from finance.models import BalanceTransaction, DriveLedger, Payout
 from finance.services import FinanceError, drive_ledger
 from fundraising.models import Donation, Drive
@@ -260,7 +261,7 @@ def mark_reconciled(payout: Payout, actor: User, bank_reference: str) -> None:
             "The lines do not add up to the payout amount: sync it again or "
             "investigate before reconciling."
         )
-    payout.bank_reference = bank_reference.strip()[:120]
+    free_text.seal_bank_reference(payout, bank_reference.strip()[:120])
     payout.reconciled_at = now()
     payout.reconciled_by_id = actor.id
     audit.record(

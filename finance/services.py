@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 import audit
 from accounts.models import Role, User
 from extensions import db
+from finance import free_text
 from finance.models import Category, Disbursement, DisbursementStatus, DriveLedger
 from fundraising.models import Drive
 from security.clock import now
@@ -204,7 +205,9 @@ def reject_disbursement(disbursement_id: str, approver: User, reason: str) -> Di
     disbursement.status = DisbursementStatus.REJECTED
     disbursement.decided_by_id = approver.id
     disbursement.decided_at = now()
-    disbursement.decision_reason = reason.strip()[:500]
+    disbursement.decision_reason_enc = free_text.seal_text(
+        disbursement, "decision-reason", reason.strip()[:500]
+    )
     audit.record(approver, "disbursement.rejected", "disbursement", disbursement.id)
     return disbursement
 
@@ -225,7 +228,9 @@ def mark_paid(
     ledger.disbursed_minor += disbursement.amount_minor
     disbursement.status = DisbursementStatus.PAID
     disbursement.paid_at = paid_at or now()
-    disbursement.payment_reference = reference.strip()[:120]
+    disbursement.payment_reference_enc = free_text.seal_text(
+        disbursement, "payment-reference", reference.strip()[:120]
+    )
     # Not the reference itself: bank references often name the payee, and the audit log
     # outlives a purged case.
     audit.record(actor, "disbursement.paid", "disbursement", disbursement.id)
@@ -242,7 +247,9 @@ def void_disbursement(disbursement_id: str, actor: User, reason: str) -> Disburs
     if disbursement.status is DisbursementStatus.APPROVED:
         drive_ledger(disbursement.drive_id, lock=True).committed_minor -= disbursement.amount_minor
     disbursement.status = DisbursementStatus.VOIDED
-    disbursement.decision_reason = reason.strip()[:500] or None
+    disbursement.decision_reason_enc = free_text.seal_text(
+        disbursement, "decision-reason", reason.strip()[:500]
+    )
     audit.record(actor, "disbursement.voided", "disbursement", disbursement.id)
     return disbursement
 

@@ -24,7 +24,7 @@ import audit
 from accounts.guards import current_staff, reauth_required, role_required
 from accounts.models import Role, User
 from extensions import db
-from finance import charts, exports, reconcile, services
+from finance import charts, exports, free_text, reconcile, services
 from finance.forms import DecisionForm, DonationsExportForm, PaidForm, ReconcileForm
 from finance.models import BalanceTransaction, Disbursement, DisbursementStatus, Payout
 from fundraising.models import Drive
@@ -98,7 +98,12 @@ def payout(payout_id: str) -> ResponseReturnValue:
         groups.setdefault(line.type, []).append(line)
     drives = {d.id: d for d in db.session.scalars(select(Drive))}
     return render_template(
-        "finance/payout.html", payout=found, groups=groups, drives=drives, form=ReconcileForm()
+        "finance/payout.html",
+        payout=found,
+        bank_reference=free_text.bank_reference(found),
+        groups=groups,
+        drives=drives,
+        form=ReconcileForm(),
     )
 
 
@@ -141,17 +146,21 @@ def sync_payout(payout_id: str) -> ResponseReturnValue:
 @bp.get("/disbursements")
 @role_required(Role.FINANCE)
 def disbursement_list() -> ResponseReturnValue:
-    """Every disbursement, with the actions its state allows."""
+    """Every disbursement, with the actions its state allows and its text opened."""
     drives = {d.id: d for d in db.session.scalars(select(Drive))}
     names = {u.id: u.name for u in db.session.scalars(select(User))}
-    return render_template(
+    items = services.disbursements()
+    page = render_template(
         "finance/disbursements.html",
-        items=services.disbursements(),
+        items=items,
+        texts=free_text.texts_for(items),
         drives=drives,
         names=names,
         decision_form=DecisionForm(),
         paid_form=PaidForm(),
     )
+    db.session.commit()  # the audit records of the cases whose text was opened
+    return page
 
 
 def _decide(disbursement_id: str, action: str) -> ResponseReturnValue:
@@ -201,6 +210,9 @@ EXPORTS = {
     "disbursements": (exports.DISBURSEMENTS_HEADER, exports.disbursements_rows),
     "ledger": (exports.LEDGER_HEADER, exports.ledger_csv_rows),
 }
+# Exports that open a case's text: each opening audits a read of the case by the signed-in
+# user, so their rows are read in the view's transaction rather than while the body streams.
+OPENS_CASES = {"disbursements"}
 
 
 def _csv(name: str, header: list[str], rows: Iterable[list[Any]]) -> Response:
@@ -231,5 +243,6 @@ def export(kind: str) -> ResponseReturnValue:
         abort(404)
     header, rows = EXPORTS[kind]
     audit.record(current_staff(), "export.created", "export", kind)
+    body = list(rows()) if kind in OPENS_CASES else rows()
     db.session.commit()
-    return _csv(kind, header, rows())
+    return _csv(kind, header, body)

@@ -1,4 +1,5 @@
-"""Finance's part of the app: its area, `flask stripe sync` and the payout webhooks."""
+"""Finance's part of the app: its area, `flask stripe sync`, the payout webhooks and the
+payout bank references `keys rotate-master` re-seals."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from flask import Flask
 
 from accounts.models import Role
 from accounts.views import StaffArea, add_staff_area
-from finance import cli, views, webhooks
+from finance import cli, free_text, views, webhooks
 from fundraising.cli import add_stripe_commands
 from fundraising.webhooks import add_handlers
+from security.rotation import add_resealer
 
 
 def init_app(app: Flask) -> None:
@@ -16,6 +18,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     add_stripe_commands(app, cli.sync_command)
     add_handlers(app, webhooks.HANDLERS)
+    add_resealer(app, free_text.BANK_REFERENCES)
     add_staff_area(
         app, StaffArea("finance.index", "Finance", (Role.FINANCE,), home_of=(Role.FINANCE,))
     )

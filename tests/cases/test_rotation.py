@@ -161,5 +161,6 @@ def test_every_package_with_secrets_under_the_master_key_is_asked(app):
         assert [resealer.label for resealer in resealers()] == [
             "staff TOTP seeds",
             "donors' details",
+            "payout bank references",
             "case keys",
         ]

@@ -13,7 +13,7 @@ from audit.models import AuditRecord
 from cases import services as cases
 from cases.models import Case, RiskLevel
 from extensions import db
-from finance import services
+from finance import free_text, services
 from finance.models import Category, Disbursement, DisbursementStatus
 from tests.factories import audit_actions, make_drive, make_user
 from tests.finance.conftest import fund
@@ -183,7 +183,7 @@ def test_mark_paid_moves_the_commitment_to_disbursed(app, setup, staff):
     }
     with app.app_context():
         paid = db.session.get(Disbursement, item)
-        assert paid.payment_reference == "WISE-88213 ZULEIKA Q"
+        assert free_text.text_of(paid).reference == "WISE-88213 ZULEIKA Q"
         assert paid.paid_at.date().isoformat() == "2026-11-23"
         assert paid.decided_by_id == finance.id
         # A bank reference often names the payee: it is never copied into the audit log,

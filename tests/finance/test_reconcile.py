@@ -9,7 +9,7 @@ from sqlalchemy import select
 from accounts.models import Role
 from audit.models import AuditRecord
 from extensions import db
-from finance import reconcile
+from finance import free_text, reconcile
 from finance.models import BalanceTransaction, DriveLedger, Payout
 from finance.services import FinanceError
 from fundraising.stripe_gateway import current_gateway
@@ -104,13 +104,14 @@ def test_a_payout_that_adds_up_is_reconciled_against_the_bank_reference(
     assert response.status_code == 302
     with app.app_context():
         payout = db.session.get(Payout, scenario.payout_id)
-        assert payout.bank_reference == "BARC 2026-11-24"
+        assert free_text.bank_reference(payout) == "BARC 2026-11-24"
         assert payout.reconciled_at is not None
         assert payout.reconciled_by_id == finance.id
     assert audit_actions(app, "payout.") == ["payout.reconciled"]
     with app.app_context():  # free text that may name someone stays out of the audit log
         assert all("BARC" not in record.details for record in db.session.query(AuditRecord))
-    assert "against bank reference" in finance.client.get(url).get_data(as_text=True)
+    page = finance.client.get(url).get_data(as_text=True)
+    assert "against bank reference <strong>BARC 2026-11-24</strong>" in page
 
 
 def test_a_payout_that_does_not_add_up_cannot_be_reconciled(app, recorded_stripe, staff):
@@ -130,7 +131,7 @@ def test_a_payout_that_does_not_add_up_cannot_be_reconciled(app, recorded_stripe
     assert "do not add up" in followed
     with app.app_context():
         payout = db.session.get(Payout, scenario.payout_id)
-        assert (payout.bank_reference, payout.reconciled_at) == (None, None)
+        assert (payout.bank_reference_sealed, payout.reconciled_at) == (None, None)
         assert db.session.query(AuditRecord).count() == records
     assert snapshot(app) == before
 
