@@ -108,6 +108,8 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
         "SESSION_IDLE_MINUTES": 15,
         "SESSION_ABSOLUTE_HOURS": 8,
+        "DUPLICATE_HIT_LIMIT": int(os.environ.get("DUPLICATE_HIT_LIMIT", "3")),
+        "DUPLICATE_HIT_WINDOW_HOURS": int(os.environ.get("DUPLICATE_HIT_WINDOW_HOURS", "24")),
         "REAUTH_MINUTES": 5,
         "INVITATION_HOURS": 48,
         # A reset hands over an existing account: its link lives a shorter time.

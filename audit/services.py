@@ -36,7 +36,6 @@ ALLOWED_DETAIL_KEYS = frozenset(
         "new_role",
         "old_role",
         "outcome",
-        "possible_duplicate",
         "reason",
         "risk",
         "role",

@@ -65,7 +65,7 @@ def seed_demo_cases() -> None:
     if caseworker is None:
         return
     for identity, clear, stage in DEMO_CASES:
-        case = services.create_case(caseworker, dict(identity), clear, allow_duplicate=True)
+        case = services.create_case(caseworker, dict(identity), clear)
         if stage is Stage.SCREENING:
             services.change_stage(case, caseworker, Stage.SCREENING, "Referral looks genuine.")
 

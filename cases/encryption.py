@@ -62,7 +62,7 @@ def read_identity(case: Case) -> dict[str, str | None]:
     return {field: decrypt(case, getattr(case, f"{field}_enc"), field) for field in IDENTITY_FIELDS}
 
 
-def _index_entries(values: dict[str, str | None]) -> list[tuple[str, str]]:
+def index_entries(values: dict[str, str | None]) -> list[tuple[str, str]]:
     entries: list[tuple[str, str]] = []
     for field in ("legal_name", "known_as"):
         for name in (values.get(field) or "").replace(";", ",").split(","):
@@ -74,27 +74,21 @@ def _index_entries(values: dict[str, str | None]) -> list[tuple[str, str]]:
     return entries
 
 
-def find_duplicates(values: dict[str, str | None]) -> bool:
-    """True when a live case shares a normalised name or contact (by blind index only)."""
-    digests = [digest for _, digest in _index_entries(values)]
-    if not digests:
-        return False
-    query = (
-        select(BlindIndexEntry.case_id)
-        .join(Case, Case.id == BlindIndexEntry.case_id)
-        .where(BlindIndexEntry.digest.in_(digests), Case.purged_at.is_(None))
+def write_identity(case: Case, values: dict[str, str | None]) -> list[str]:
+    """Encrypt the identity fields given and rebuild the case's blind index; the digests that
+    are new to this case (for cases.duplicates to check)."""
+    before = set(
+        db.session.scalars(select(BlindIndexEntry.digest).where(BlindIndexEntry.case_id == case.id))
     )
-    return db.session.scalar(query.limit(1)) is not None
-
-
-def write_identity(case: Case, values: dict[str, str | None]) -> None:
     for field in IDENTITY_FIELDS:
         if field in values:
             setattr(case, f"{field}_enc", encrypt(case, (values[field] or "").strip(), field))
     db.session.execute(delete(BlindIndexEntry).where(BlindIndexEntry.case_id == case.id))
     current = read_identity(case)
-    for kind, digest in dict.fromkeys(_index_entries(current)):
+    entries = dict.fromkeys(index_entries(current))
+    for kind, digest in entries:
         db.session.add(BlindIndexEntry(case_id=case.id, kind=kind, digest=digest))
+    return [digest for _, digest in entries if digest not in before]
 
 
 # --- Master-key rotation (security.rotation asks; the case keys are ours) ------------------

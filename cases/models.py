@@ -269,3 +269,36 @@ class SpendingSnapshotLine(Model):
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     cases: Mapped[int] = mapped_column(Integer)
     through: Mapped[date] = mapped_column(Date)
+
+
+class DuplicateReview(Model):
+    """A referral whose name or contact matched another live case: for an admin to review.
+
+    The caseworker is never told (that would make the check an oracle); the hit is audited,
+    listed for admins with both case codes, and resolved by one of them."""
+
+    __tablename__ = "case_duplicate_reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    matched_case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    kinds: Mapped[str] = mapped_column(String(32))  # "name", "contact" or "contact,name"
+    found_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(16))  # "different" or "same"
+
+
+class IntakePause(Model):
+    """Intake closed for one caseworker after repeated duplicate hits, until an admin lifts it."""
+
+    __tablename__ = "case_intake_pauses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

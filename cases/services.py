@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 
 import audit
 from accounts.models import Role, User
-from cases import access, encryption
+from cases import access, duplicates, encryption
 from cases.encryption import CaseError
 from cases.models import (
     IDENTITY_FIELDS,
@@ -51,10 +51,6 @@ TRANSITIONS: dict[Stage, frozenset[Stage]] = {
 }
 
 
-class PossibleDuplicate(CaseError):
-    """The blind index matched an existing case (which one is not said)."""
-
-
 # --- Creating and changing cases ----------------------------------------------------------------
 
 
@@ -77,22 +73,14 @@ def _new_code() -> str:
     return "RC-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
 
 
-def create_case(
-    creator: User,
-    identity: dict[str, str | None],
-    clear: ClearFields,
-    *,
-    allow_duplicate: bool = False,
-) -> Case:
-    """Create an encrypted case assigned to its creator; PossibleDuplicate unless allowed."""
+def create_case(creator: User, identity: dict[str, str | None], clear: ClearFields) -> Case:
+    """Create an encrypted case assigned to its creator. A match with another case is saved
+    the same way, and goes to the admins' review (cases.duplicates), never to the creator."""
     access.require_open()
+    duplicates.require_intake_open(creator)
     if not (identity.get("legal_name") or "").strip():
         raise CaseError("Enter the person's legal name.")
-    duplicate = encryption.find_duplicates(identity)
-    if duplicate and not allow_duplicate:
-        raise PossibleDuplicate(
-            "A case with this name or contact already exists: ask an admin before creating another."
-        )
+    duplicates.check_single_identity(identity)
     moment = now()
     case = Case(
         code=_new_code(),
@@ -112,7 +100,7 @@ def create_case(
     wrapped = crypto.wrap(crypto.new_data_key(), case.id)
     case.key = CaseKey(master_key_id=wrapped.master_key_id, wrapped_key=wrapped.wrapped)
     db.session.flush()
-    encryption.write_identity(case, identity)
+    new_digests = encryption.write_identity(case, identity)
     case.assignments.append(CaseAssignment(user_id=creator.id, assigned_at=moment))
     db.session.add(
         StageChange(
@@ -123,9 +111,8 @@ def create_case(
             created_at=moment,
         )
     )
-    # Created over a duplicate warning: the audit log says so, for an admin to review.
-    details = {"possible_duplicate": True} if duplicate else {}
-    audit.record(creator, "case.created", "case", case.id, risk=clear.risk_level.value, **details)
+    audit.record(creator, "case.created", "case", case.id, risk=clear.risk_level.value)
+    duplicates.record_hits(case, creator, new_digests)
     return case
 
 
@@ -139,7 +126,10 @@ def update_case(
         for field in IDENTITY_FIELDS
         if field in identity and (identity[field] or None) != before[field]
     )
-    encryption.write_identity(case, identity)
+    duplicates.check_legal_name(identity)
+    if duplicates.check_additions(before, {**before, **identity}):
+        duplicates.require_intake_open(actor)
+    new_digests = encryption.write_identity(case, identity)
     for name in (
         "risk_level",
         "region",
@@ -152,6 +142,7 @@ def update_case(
             setattr(case, name, getattr(clear, name))
     case.updated_at = now()
     audit.record(actor, "case.updated", "case", case.id, fields=",".join(changed))
+    duplicates.record_hits(case, actor, new_digests)
 
 
 def add_note(case: Case, author: User, body: str) -> CaseNote:

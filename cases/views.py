@@ -14,7 +14,7 @@ from sqlalchemy.orm import load_only
 from accounts.forms import ConfirmForm
 from accounts.guards import current_staff, reauth_redirect, reauth_required, role_required
 from accounts.models import Role, User
-from cases import access, encryption, services
+from cases import access, duplicates, encryption, services
 from cases.encryption import CaseError
 from cases.forms import (
     AssignForm,
@@ -123,31 +123,26 @@ def index() -> ResponseReturnValue:
 @bp.route("/new", methods=["GET", "POST"])
 @role_required(Role.CASEWORKER)
 def new() -> ResponseReturnValue:
-    """Intake: a saved case is encrypted and assigned to the caseworker who created it."""
+    """Intake: a saved case is encrypted and assigned to the caseworker who created it. A
+    possible duplicate is saved the same way (admins review it; cases.duplicates)."""
     access.require_open()
+    try:
+        duplicates.require_intake_open(current_staff())
+    except duplicates.IntakePaused as error:
+        return render_template("cases/intake_paused.html", message=str(error)), 403
     form = CaseForm()
-    duplicate = False
     if form.validate_on_submit():
         try:
-            case = services.create_case(
-                current_staff(),
-                _identity(form),
-                _clear(form),
-                allow_duplicate=request.form.get("confirm_duplicate") == "yes",
-            )
-        except services.PossibleDuplicate as error:
-            db.session.rollback()
-            duplicate = True
-            flash(str(error), "error")
+            case = services.create_case(current_staff(), _identity(form), _clear(form))
         except CaseError as error:
             db.session.rollback()
-            form.legal_name.errors = [str(error)]
+            form.form_errors.append(str(error))
         else:
             db.session.commit()
             flash(f"Case {case.code} created.", "info")
             return redirect(url_for("cases.detail", case_id=case.id))
     status = 400 if request.method == "POST" else 200
-    return render_template("cases/form.html", form=form, case=None, duplicate=duplicate), status
+    return render_template("cases/form.html", form=form, case=None), status
 
 
 @bp.get("/<case_id>")
@@ -217,12 +212,19 @@ def edit(case: Case) -> ResponseReturnValue:
         form.risk_level.data = case.risk_level.value
         form.referral_source.data = case.referral_source.value
     elif form.validate_on_submit():
-        services.update_case(case, current_staff(), _identity(form), _clear(form))
-        db.session.commit()
-        flash("Case saved.", "info")
-        return redirect(url_for("cases.detail", case_id=case.id))
+        encryption.read_identity(case)  # the audited read stays, whether the change is kept or not
+        try:
+            with db.session.begin_nested():
+                services.update_case(case, current_staff(), _identity(form), _clear(form))
+        except CaseError as error:
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            flash("Case saved.", "info")
+            return redirect(url_for("cases.detail", case_id=case.id))
+    page = render_template("cases/form.html", form=form, case=case)
     db.session.commit()
-    return render_template("cases/form.html", form=form, case=case, duplicate=False)
+    return page, 400 if request.method == "POST" else 200
 
 
 @bp.post("/<case_id>/notes")

@@ -7,7 +7,15 @@ from flask import Flask
 from accounts.models import Role
 from accounts.security_events import SecurityEvent, add_security_events
 from accounts.views import StaffArea, add_staff_area
-from cases import cli, encryption, finance_sealer, money_views, transparency, views
+from cases import (
+    cli,
+    encryption,
+    finance_sealer,
+    money_views,
+    review_views,
+    transparency,
+    views,
+)
 from finance.free_text import add_case_sealer
 from fundraising.presentation import add_drive_page_section
 from security.rotation import add_resealer
@@ -15,7 +23,7 @@ from security.rotation import add_resealer
 
 def init_app(app: Flask) -> None:
     """Wire the case manager into the app (last: it builds on every other package)."""
-    for blueprint in (views.bp, views.lockdown_bp, money_views.bp, cli.bp):
+    for blueprint in (views.bp, views.lockdown_bp, money_views.bp, review_views.bp, cli.bp):
         app.register_blueprint(blueprint)
     add_drive_page_section(app, transparency.render_spending)
     add_resealer(app, encryption.CASE_KEYS)
@@ -28,6 +36,9 @@ def init_app(app: Flask) -> None:
         SecurityEvent("case.purged", "Case purged"),
         SecurityEvent("lockdown.started", "Emergency lockdown started"),
         SecurityEvent("lockdown.lifted", "Emergency lockdown lifted"),
+        SecurityEvent("case.duplicate_hit", "Possible duplicate referral", link=manage),
+        SecurityEvent("case.intake_paused", "Intake paused after repeated duplicate matches"),
+        SecurityEvent("case.intake_pause_lifted", "Intake pause lifted"),
     )
     add_case_sealer(app, finance_sealer.SEALER)
     add_staff_area(
@@ -36,3 +47,4 @@ def init_app(app: Flask) -> None:
             "cases.index", "Cases", (Role.CASEWORKER, Role.ADMIN), home_of=(Role.CASEWORKER,)
         ),
     )
+    add_staff_area(app, StaffArea("case_reviews.index", "Duplicates", (Role.ADMIN,)))

@@ -17,7 +17,7 @@ INTAKE = {
     "legal_name": "Zuleika Quintanar-Oyelaran",
     "known_as": "Zuzu Oyel",
     "date_of_birth": "1991-03-14",
-    "contact": "+44 7700 900123\nsignal: zuleika.q.42",
+    "contact": "Signal zuleika.q.42 on +44 7700 900123",  # one contact at intake
     "current_location": "Safehouse above Marrowgate bakery",
     "region": "Eastern Region",
     "risk_level": "high",

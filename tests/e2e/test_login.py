@@ -20,14 +20,16 @@ pytestmark = pytest.mark.browser
 # Finance link: the ledger is the finance role's (DESIGN.md, who sees what).
 NAV_ENDPOINTS = {
     "Staff": "admin.index",
+    "Security": "admin.security_events",
     "Audit log": "admin.audit_log",
     "Drives": "drives_admin.index",
     "Cases": "cases.index",
+    "Duplicates": "case_reviews.index",
     "Finance": "finance.index",
     "My account": "accounts.account",
 }
 NAV_FOR_ROLE = {
-    Role.ADMIN: ["Staff", "Audit log", "Drives", "Cases", "My account"],
+    Role.ADMIN: ["Staff", "Security", "Audit log", "Drives", "Cases", "Duplicates", "My account"],
     Role.CASEWORKER: ["Cases", "My account"],
     Role.FINANCE: ["Finance", "My account"],
 }

@@ -21,6 +21,7 @@ ADMIN_PAGES = [
     "/admin/",
     "/admin/audit",
     "/admin/security",
+    "/cases/reviews/",
     "/admin/drives/",
     "/admin/drives/new",
     "/account/",
