@@ -114,8 +114,8 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "INVITATION_HOURS": 48,
         # A reset hands over an existing account: its link lives a shorter time.
         "RESET_LINK_HOURS": int(os.environ.get("RESET_LINK_HOURS", "24")),
-        "LOCKOUT_THRESHOLD": 5,
-        "LOCKOUT_BASE_MINUTES": 15,
+        "THROTTLE_MAX_SECONDS": int(os.environ.get("THROTTLE_MAX_SECONDS", "900")),
+        "FAILED_SIGN_IN_ALARM": int(os.environ.get("FAILED_SIGN_IN_ALARM", "20")),
         "DONATE_RATE_LIMIT_PER_IP": os.environ.get("DONATE_RATE_LIMIT_PER_IP", "10 per minute"),
         # The decline-rate breaker (fundraising/card_testing.py): this many declines on one
         # drive in the window, making up at least this share of its attempts, and addresses

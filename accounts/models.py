@@ -56,8 +56,8 @@ class User(UserMixin, Model):
     last_totp_step: Mapped[int] = mapped_column(Integer, default=0)
     is_vetted: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+    # Set only by a duress lock (the owner's own), lifted by an admin: failed sign-ins throttle
+    # the address they come from instead (accounts/throttle.py), so nobody can lock anyone out.
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     vetted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -120,3 +120,15 @@ class Invitation(Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginThrottle(Model):
+    """Recent failed attempts for one key (an account and address, or an address), and when
+    the next attempt may come. The key is an HMAC: no email or address is stored."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    next_allowed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -137,6 +137,7 @@ ACCOUNT_EVENTS = (
     SecurityEvent("user.unlocked", "Account unlocked"),
     SecurityEvent("user.duress_locked", "Account locked by its owner (duress)"),
     SecurityEvent("user.deactivated", "Account deactivated"),
+    SecurityEvent("account.failures_alarm", "Many failed sign-ins for one account"),
 )
 
 

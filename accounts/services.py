@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import select
 
 import audit
+from accounts import throttle
 from accounts.models import Invitation, LinkPurpose, Role, SessionStage, StaffSession, User
 from accounts.passwords import check_password_policy, hash_password, verify_password
 from accounts.sessions import end_all_sessions, hash_token, new_token, start_session
@@ -16,10 +17,9 @@ from accounts.totp import new_totp_secret, verify_totp
 from extensions import db
 from security.clock import now
 
-MAX_LOCK_MINUTES = 24 * 60
 GENERIC_LOGIN_FAILURE = (
     "Sign-in failed: the email, password or code was not right. "
-    "After repeated failures sign-in pauses for a while."
+    "After repeated failures from one place, each try there waits longer than the last."
 )
 
 
@@ -85,16 +85,17 @@ def reactivate_user(user: User, *, actor: User) -> None:
 
 
 def unlock_user(user: User, *, actor: User) -> None:
-    """Lift a lockout."""
+    """Lift a duress lock (after an admin has checked in with the person)."""
     user.locked_until = None
-    user.failed_logins = 0
-    user.lockouts = 0
     audit.record(actor, "user.unlocked", "user", user.id)
 
 
-def change_password(user: User, current: str, new: str) -> int:
-    """Change a password after checking the current one; every session of the user ends."""
+def change_password(user: User, current: str, new: str, network: str) -> int:
+    """Change a password after checking the current one (throttled like sign-in); every
+    session of the user ends."""
+    throttle.check(user.email, network)
     if not verify_password(user.password_hash, current):
+        _register_failure(user, "password change", network)
         raise AccountError("The current password is not right.")
     check_password_policy(new, user.email, user.name)
     user.password_hash = hash_password(new)
@@ -126,20 +127,15 @@ def duress_lock(user: User) -> int:
 # --- Login ----------------------------------------------------------------------------------
 
 
-def _register_failure(user: User, reason: str) -> None:
-    config = current_app.config
-    user.failed_logins += 1
+def _register_failure(user: User, reason: str, network: str) -> None:
     audit.record(user.id, "login.failed", "user", user.id, reason=reason)
-    if user.failed_logins >= config["LOCKOUT_THRESHOLD"]:
-        user.lockouts += 1
-        minutes = min(config["LOCKOUT_BASE_MINUTES"] * 2 ** (user.lockouts - 1), MAX_LOCK_MINUTES)
-        user.locked_until = now() + timedelta(minutes=minutes)
-        user.failed_logins = 0
-        audit.record(user.id, "account.locked", "user", user.id, locked_minutes=minutes)
+    throttle.register_failure(user.email, network, user.id)
 
 
-def begin_login(email: str, password: str) -> str:
-    """Check the password and open a pending session; the answer never says what was wrong."""
+def begin_login(email: str, password: str, network: str) -> str:
+    """Check the password and open a pending session; the answer never says what was wrong.
+    Throttled (before anything is checked) after repeated failures from this address."""
+    throttle.check(email, network)
     user = find_user_by_email(email)
     is_locked = user is not None and user.is_locked(now())
     is_password_ok = verify_password(user.password_hash if user else None, password)
@@ -147,9 +143,10 @@ def begin_login(email: str, password: str) -> str:
         is_password_ok = False
         audit.record(user.id, "login.failed", "user", user.id, reason="locked")
     elif user is not None and not is_password_ok:
-        _register_failure(user, "password")
+        _register_failure(user, "password", network)
     elif user is None:
         audit.record(None, "login.failed", "user", None, reason="unknown email")
+        throttle.register_failure(email, network, None)  # counted the same, known or not
     token, _ = start_session(user, SessionStage.PENDING, is_password_ok=is_password_ok)
     return token
 
@@ -163,14 +160,15 @@ class LoginResult:
     message: str = GENERIC_LOGIN_FAILURE
 
 
-def complete_login(pending: StaffSession, code: str) -> LoginResult:
+def complete_login(pending: StaffSession, code: str, network: str) -> LoginResult:
     """Check the TOTP code of a pending sign-in; on success start a fresh session token."""
     user = pending.user
     db.session.delete(pending)
     if user is None or not pending.is_password_ok or user.is_locked(now()):
         return LoginResult()
+    throttle.check(user.email, network)
     if not verify_totp(user, code):
-        _register_failure(user, "code")
+        _register_failure(user, "code", network)
         return LoginResult()
     # Password and code both proved who this is: now it is safe to say why they cannot enter.
     if not user.is_active:
@@ -181,23 +179,23 @@ def complete_login(pending: StaffSession, code: str) -> LoginResult:
         return LoginResult(message="Your account is waiting to be vetted by an admin.")
     if user.totp_confirmed_at is None:
         user.totp_confirmed_at = now()
-    user.failed_logins = 0
-    user.lockouts = 0
-    user.locked_until = None
+    throttle.clear(user.email, network)
     token, _ = start_session(user, SessionStage.ACTIVE)
     audit.record(user, "login.succeeded", "user", user.id)
     return LoginResult(token=token, user=user, message="")
 
 
-def reauthenticate(session_row: StaffSession, password: str, code: str) -> bool:
-    """Confirm password and code again before a sensitive action."""
+def reauthenticate(session_row: StaffSession, password: str, code: str, network: str) -> bool:
+    """Confirm password and code again before a sensitive action (throttled like sign-in)."""
     user = session_row.user
     if user is None:
         return False
+    throttle.check(user.email, network)
     is_password_ok = verify_password(user.password_hash, password)
     if not (is_password_ok and verify_totp(user, code)):
-        _register_failure(user, "reauthentication")
+        _register_failure(user, "reauthentication", network)
         return False
+    throttle.clear(user.email, network)
     session_row.reauthenticated_at = now()
     audit.record(user, "user.reauthenticated", "user", user.id)
     return True

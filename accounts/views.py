@@ -19,7 +19,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from accounts import services, totp
+from accounts import services, throttle, totp
 from accounts.forms import (
     ChangePasswordForm,
     CodeForm,
@@ -33,6 +33,7 @@ from accounts.models import Role, SessionStage
 from accounts.passwords import WeakPassword
 from accounts.sessions import end_session, find_session
 from extensions import db, limiter
+from security.addresses import request_network
 
 bp = Blueprint("accounts", __name__)
 
@@ -121,7 +122,13 @@ def login() -> ResponseReturnValue:
         return redirect(home_for(current_user.role))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        token = services.begin_login(form.email.data or "", form.password.data or "")
+        try:
+            token = services.begin_login(
+                form.email.data or "", form.password.data or "", request_network()
+            )
+        except throttle.Throttled as error:
+            form.password.errors = [str(error)]
+            return render_template("accounts/login.html", form=form), 429
         db.session.commit()
         target = url_for("accounts.two_factor", next=safe_next(form.next.data) or None)
         return _with_cookie(redirect(target), token)
@@ -138,7 +145,11 @@ def two_factor() -> ResponseReturnValue:
         return redirect(url_for("accounts.login"))
     form = CodeForm()
     if form.validate_on_submit():
-        result = services.complete_login(pending, form.code.data or "")
+        try:
+            result = services.complete_login(pending, form.code.data or "", request_network())
+        except throttle.Throttled as error:
+            form.code.errors = [str(error)]
+            return render_template("accounts/two_factor.html", form=form), 429
         db.session.commit()
         if result.token is None or result.user is None:
             flash(result.message, "error")
@@ -205,11 +216,18 @@ def change_password() -> ResponseReturnValue:
     """Change the password; every session ends, so sign in again."""
     form = ChangePasswordForm()
     user = current_user._get_current_object()
+    status = 400
     if form.validate_on_submit():
         try:
-            services.change_password(user, form.current.data or "", form.password.data or "")
+            services.change_password(
+                user, form.current.data or "", form.password.data or "", request_network()
+            )
+        except throttle.Throttled as error:
+            form.current.errors = [str(error)]
+            status = 429
         except (services.AccountError, WeakPassword) as error:
             form.password.errors = [*form.password.errors, str(error)]
+            db.session.commit()  # a wrong current password is counted
         else:
             db.session.commit()
             flash("Password changed. Sign in again with the new one.", "info")
@@ -220,7 +238,7 @@ def change_password() -> ResponseReturnValue:
         this_session=current_session(),
         end_all_form=ConfirmForm(),
         password_form=form,
-    ), 400
+    ), status
 
 
 @bp.route("/reauthenticate", methods=["GET", "POST"])
@@ -230,9 +248,13 @@ def reauthenticate() -> ResponseReturnValue:
     """Confirm password and code before a sensitive action."""
     form = ReauthForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        ok = services.reauthenticate(
-            current_session(), form.password.data or "", form.code.data or ""
-        )
+        try:
+            ok = services.reauthenticate(
+                current_session(), form.password.data or "", form.code.data or "", request_network()
+            )
+        except throttle.Throttled as error:
+            form.code.errors = [str(error)]
+            return render_template("accounts/reauthenticate.html", form=form), 429
         db.session.commit()
         if ok:
             return redirect(safe_next(form.next.data) or home_for(current_user.role))

@@ -70,7 +70,7 @@ def test_staff_pages_on_a_desktop(page: Any, live_server: LiveServer, app: Flask
 
     sign_in(page, live_server, seed_staff(app))
     assert page.url == live_server("/admin/")
-    for name in ("Awaiting vetting", "Locked", "Deactivated"):
+    for name in ("Awaiting vetting", "Locked (duress)", "Deactivated"):
         assert page.get_by_text(name, exact=True).is_visible()
     assert page.get_by_role("button", name="Mark vetted").is_visible()
     assert_accessible(page)
