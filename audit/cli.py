@@ -1,20 +1,112 @@
-"""`flask --app app audit verify`."""
+"""`flask --app app audit verify`, `audit anchor` and `audit grant-app-role`."""
+
+from __future__ import annotations
+
+import os
+from typing import NoReturn
 
 import click
 from flask import Blueprint
 
-from audit.services import verify_chain
+from audit.anchors import (
+    PATH_SETTING,
+    AnchorError,
+    anchor_line,
+    anchor_path,
+    append_anchor,
+    check_anchors,
+    read_anchors,
+)
+from audit.roles import RoleError, grant_app_role
+from audit.services import ChainReport, verify_chain
+from extensions import db
 
 bp = Blueprint("audit", __name__, cli_group="audit")
 
 
-@bp.cli.command("verify")
-def verify_command() -> None:
-    """Check the whole audit chain; exit 1 naming the first bad record."""
+def _fail(message: str) -> NoReturn:
+    click.echo(message, err=True)
+    raise SystemExit(1)
+
+
+def _chain() -> ChainReport:
     report = verify_chain()
     if not report.ok:
-        click.echo(
-            f"audit chain broken at record {report.bad_record_id}: {report.problem}", err=True
+        _fail(f"audit chain broken at record {report.bad_record_id}: {report.problem}")
+    return report
+
+
+@bp.cli.command("verify")
+def verify_command() -> None:
+    """Check the whole audit chain, and against the anchors in AUDIT_ANCHOR_PATH when set;
+    exit 1 naming the first problem."""
+    report = _chain()
+    summary = f"audit chain intact: {report.checked} records, head {report.head_hash}"
+    path = anchor_path()
+    if path is None:
+        click.echo(f"{summary} ({PATH_SETTING} is not set: not checked against an anchor)")
+        return
+    try:
+        anchors = read_anchors(path)
+        if not anchors:
+            raise AnchorError(f"{PATH_SETTING} {path} holds no anchors (run audit anchor)")
+        check_anchors(anchors)
+    except AnchorError as error:
+        _fail(f"audit log does not match its anchors: {error}")
+    latest = anchors[-1]
+    click.echo(
+        f"{summary}; matches {len(anchors)} anchors, the latest of {latest.time} "
+        f"(record {latest.record_id}, {latest.count} records)"
+    )
+
+
+@bp.cli.command("anchor")
+@click.option(
+    "--stdout",
+    "to_stdout",
+    is_flag=True,
+    help="Print the anchor line (e.g. for `| logger`) instead of appending it to the file.",
+)
+def anchor_command(to_stdout: bool) -> None:
+    """Verify the chain, then append its signed head to AUDIT_ANCHOR_PATH (or print it)."""
+    path = anchor_path()
+    if path is None and not to_stdout:
+        _fail(
+            f"{PATH_SETTING} is not set: set it to a file outside the database that the app may "
+            "append to but not rewrite (chattr +a), or use --stdout to send the anchor to syslog"
         )
-        raise SystemExit(1)
-    click.echo(f"audit chain intact: {report.checked} records, head {report.head_hash}")
+    report = verify_chain()
+    if not report.ok:
+        _fail(f"refusing to anchor a broken chain: record {report.bad_record_id}: {report.problem}")
+    try:
+        if path is not None and _has_anchors(path):
+            check_anchors(read_anchors(path))
+        line = anchor_line(report)
+        if to_stdout or path is None:
+            click.echo(line)
+            return
+        append_anchor(path, line)
+    except AnchorError as error:
+        _fail(f"refusing to anchor: {error}")
+    click.echo(f"anchored record {report.head_record_id} ({report.checked} records) in {path}")
+
+
+def _has_anchors(path: str) -> bool:
+    """Whether there is an anchor file to check against (the first anchor starts one)."""
+    return os.path.isfile(path) and os.path.getsize(path) > 0
+
+
+@bp.cli.command("grant-app-role")
+@click.argument("role")
+def grant_app_role_command(role: str) -> None:
+    """PostgreSQL, as the tables' owner after migrations: give ROLE what the app needs, but no
+    UPDATE, DELETE or TRUNCATE on audit_records."""
+    try:
+        statements = grant_app_role(role)
+    except RoleError as error:
+        db.session.rollback()
+        _fail(f"grant-app-role: {error}")
+    db.session.commit()
+    for statement in statements:
+        click.echo(statement)
+    click.echo(f"role {role} may now run the app; it cannot update or delete audit records")

@@ -63,6 +63,7 @@ class ChainReport:
     bad_record_id: int | None = None
     problem: str | None = None
     head_hash: str = GENESIS_HASH
+    head_record_id: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -221,4 +222,4 @@ def verify_chain(batch_size: int = 5000) -> ChainReport:
         )
     if head is None and checked:
         return ChainReport(checked, last_id, "the chain head is missing")
-    return ChainReport(checked, head_hash=expected_previous)
+    return ChainReport(checked, head_hash=expected_previous, head_record_id=last_id or None)
