@@ -19,8 +19,11 @@ install: $(BIN)/.installed
 
 # Without a Stripe key, localstripe (offline Stripe) runs beside the app, with its webhooks
 # pointed at the app and our Stripe.js stand-in, so the demo drive takes test card 4242...
+# APP_ENV unset means production (which refuses generated keys and SQLite): `make run` is
+# development, always.
 run: install
 	@set -euo pipefail; \
+	export APP_ENV=development; \
 	$(BIN)/flask --app app db upgrade; \
 	if [ -z "$${STRIPE_SECRET_KEY:-}" ]; then \
 	  secret="$${STRIPE_WEBHOOK_SECRET:-$$($(BIN)/flask --app app stripe local-webhook-secret)}"; \

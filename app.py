@@ -52,6 +52,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # secure_delete: deleted ciphertext is overwritten, not left in free pages.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA secure_delete=ON")
+    # WAL: a purge checkpoints and truncates the log (security.shredding), so no old page
+    # stays in a rollback journal or the log.
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
@@ -127,11 +130,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.filters["datetime"] = _format_datetime
     if app.config["TRUSTED_PROXIES"]:
         # Behind the TLS proxy: the client address (for rate limits) comes from X-Forwarded-For.
-        # Wrapping wsgi_app is Flask's documented way to add middleware; mypy sees a method
-        # being replaced (the one documented exception to strict typing in the app).
+        # X-Forwarded-Host only when TRUST_PROXY_HOST says the proxy sets it (links use
+        # PUBLIC_URL anyway). Wrapping wsgi_app is Flask's documented way to add middleware;
+        # mypy sees a method being replaced (the one documented exception to strict typing).
         proxies = app.config["TRUSTED_PROXIES"]
+        hosts = proxies if app.config["TRUST_PROXY_HOST"] else 0
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=hosts
         )
     for package in PACKAGES:
         package.init_app(app)

@@ -5,15 +5,22 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 # Secrets the app refuses to start without in production. Development generates them.
 REQUIRED_SECRETS = ("SECRET_KEY", "CASE_MASTER_KEY", "BLIND_INDEX_KEY")
 GENERATED_SECRETS = (*REQUIRED_SECRETS, "STRIPE_WEBHOOK_SECRET")
 DEV_SECRETS_FILE = "dev-secrets.json"
+# APP_ENV: unset means production, so a server nobody configured refuses to start rather
+# than run with generated keys, SQLite and plain-HTTP cookies.
+ENVIRONMENTS = ("development", "testing", "production")
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
 
 
 class ConfigError(RuntimeError):
@@ -27,8 +34,49 @@ def _from_env(name: str) -> str | None:
         return value
     path = os.environ.get(f"{name}_FILE")
     if path:
-        return Path(path).read_text(encoding="utf-8").strip()
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ConfigError(f"{name}_FILE cannot be read ({error.strerror})") from error
     return None
+
+
+def _int_setting(name: str, default: int, minimum: int) -> int:
+    """A whole-number setting from the environment; a bad value is refused by name."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number (got {raw!r})") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum} (got {value})")
+    return value
+
+
+def _float_setting(name: str, default: float, minimum: float) -> float:
+    """A number setting from the environment; a bad value is refused by name."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number (got {raw!r})") from None
+    if not math.isfinite(value) or value < minimum:
+        raise ConfigError(f"{name} must be a number of at least {minimum} (got {raw!r})")
+    return value
+
+
+def _bool_setting(name: str) -> bool:
+    """An on/off setting: 1/true/yes/on or 0/false/no/off; anything else is refused by name."""
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in TRUE_WORDS:
+        return True
+    if raw in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{name} must be 1 or 0 (true or false), got {raw!r}")
 
 
 def _generate_secret(name: str) -> str:
@@ -82,10 +130,73 @@ def _check_smtp(settings: dict[str, Any]) -> None:
         )
 
 
+def _public_url_problem(value: str, *, is_production: bool) -> str | None:
+    """What is wrong with PUBLIC_URL, if anything: it must be an origin (scheme and host, no
+    path), https in production. The value is not echoed: it could hold credentials."""
+    schemes = ("https",) if is_production else ("https", "http")
+    wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+    try:
+        parts = urlsplit(value)
+        host, _port = parts.hostname, parts.port  # a port that is not a number raises
+    except ValueError:
+        return f"PUBLIC_URL is not a valid URL (it must be an {wanted} address)"
+    if parts.scheme not in schemes or not host:
+        return f"PUBLIC_URL must be an {wanted} URL with a host, like https://donate.example.org"
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
+        return "PUBLIC_URL must be the site's origin only: no path, query or credentials"
+    return None
+
+
+def _production_problems(settings: dict[str, Any]) -> list[str]:
+    """What production refuses that development tolerates (or generates)."""
+    problems: list[str] = []
+    missing = [name for name in REQUIRED_SECRETS if not settings.get(name)]
+    if str(settings["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+        missing.append("DATABASE_URL (a PostgreSQL URL; SQLite is for development only)")
+    if not settings.get("PUBLIC_URL"):
+        missing.append("PUBLIC_URL (the site's https:// address, used for every link)")
+    if missing:
+        problems.append("missing: " + ", ".join(missing))
+    if str(settings.get("RATELIMIT_STORAGE_URI") or "memory://").startswith("memory://"):
+        problems.append(
+            "RATELIMIT_STORAGE_URI is memory:// (each worker would count on its own; "
+            "use redis://...)"
+        )
+    if not settings.get("PKCS11_MODULE") and not settings.get("ALLOW_SOFTWARE_KEYS"):
+        problems.append(
+            "no PKCS#11 token for the key-encryption keys: set PKCS11_MODULE (with "
+            "PKCS11_PIN or PKCS11_PIN_FILE), or ALLOW_SOFTWARE_KEYS=1 to keep the file key "
+            "on purpose"
+        )
+    return problems
+
+
+def _check_settings(settings: dict[str, Any], *, is_production: bool) -> list[str]:
+    """Every problem that stops the app starting: each named, so one run shows them all."""
+    problems = _production_problems(settings) if is_production else []
+    if settings.get("PUBLIC_URL"):
+        problem = _public_url_problem(str(settings["PUBLIC_URL"]), is_production=is_production)
+        if problem:
+            problems.append(problem)
+    if settings.get("PKCS11_MODULE") and not settings.get("PKCS11_PIN"):
+        problems.append("PKCS11_MODULE is set but PKCS11_PIN (or PKCS11_PIN_FILE) is not")
+    if settings.get("TRUST_PROXY_HOST") and not settings.get("TRUSTED_PROXIES"):
+        problems.append("TRUST_PROXY_HOST is set but TRUSTED_PROXIES (the proxies in front) is 0")
+    for name in ("BACKUP_RETENTION_DAYS", "KEY_GENERATION_DAYS"):
+        if not isinstance(settings.get(name), int) or settings[name] < 1:
+            problems.append(f"{name} must be a whole number of at least 1")
+    return problems
+
+
 def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the settings: overrides win over the environment, which wins over defaults."""
     overrides = overrides or {}
-    app_env = overrides.get("APP_ENV") or os.environ.get("APP_ENV", "development")
+    app_env = overrides.get("APP_ENV") or os.environ.get("APP_ENV") or "production"
+    if app_env not in ENVIRONMENTS:
+        raise ConfigError(
+            f"APP_ENV must be one of {', '.join(ENVIRONMENTS)} (got {app_env!r}); "
+            "unset means production"
+        )
     is_production = app_env == "production"
     settings: dict[str, Any] = {
         "APP_ENV": app_env,
@@ -96,51 +207,64 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 3600},
         # Each worker's pool on a database server: one connection per gunicorn thread (16,
         # gunicorn.conf.py) with a few over for bursts.
-        "DATABASE_POOL_SIZE": int(os.environ.get("DATABASE_POOL_SIZE", "16")),
+        "DATABASE_POOL_SIZE": _int_setting("DATABASE_POOL_SIZE", 16, 1),
         "STRIPE_SECRET_KEY": _from_env("STRIPE_SECRET_KEY"),
         "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY"),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE"),
         "STRIPE_JS_URL": os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/"),
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
         "SESSION_IDLE_MINUTES": 15,
         "SESSION_ABSOLUTE_HOURS": 8,
-        "DUPLICATE_HIT_LIMIT": int(os.environ.get("DUPLICATE_HIT_LIMIT", "3")),
-        "DUPLICATE_HIT_WINDOW_HOURS": int(os.environ.get("DUPLICATE_HIT_WINDOW_HOURS", "24")),
+        "DUPLICATE_HIT_LIMIT": _int_setting("DUPLICATE_HIT_LIMIT", 3, 1),
+        "DUPLICATE_HIT_WINDOW_HOURS": _int_setting("DUPLICATE_HIT_WINDOW_HOURS", 24, 1),
         "REAUTH_MINUTES": 5,
         "INVITATION_HOURS": 48,
         # A reset hands over an existing account: its link lives a shorter time.
-        "RESET_LINK_HOURS": int(os.environ.get("RESET_LINK_HOURS", "24")),
-        "THROTTLE_MAX_SECONDS": int(os.environ.get("THROTTLE_MAX_SECONDS", "900")),
-        "FAILED_SIGN_IN_ALARM": int(os.environ.get("FAILED_SIGN_IN_ALARM", "20")),
+        "RESET_LINK_HOURS": _int_setting("RESET_LINK_HOURS", 24, 1),
+        "THROTTLE_MAX_SECONDS": _int_setting("THROTTLE_MAX_SECONDS", 900, 1),
+        "FAILED_SIGN_IN_ALARM": _int_setting("FAILED_SIGN_IN_ALARM", 20, 1),
         "DONATE_RATE_LIMIT_PER_IP": os.environ.get("DONATE_RATE_LIMIT_PER_IP", "10 per minute"),
         # The decline-rate breaker (fundraising/card_testing.py): this many declines on one
         # drive in the window, making up at least this share of its attempts, and addresses
         # with a decline there are refused for the hold.
         "CARD_TESTING_DECLINES": os.environ.get("CARD_TESTING_DECLINES", "40 per 5 minutes"),
-        "CARD_TESTING_DECLINE_SHARE": float(os.environ.get("CARD_TESTING_DECLINE_SHARE", "0.5")),
-        "CARD_TESTING_HOLD_MINUTES": int(os.environ.get("CARD_TESTING_HOLD_MINUTES", "30")),
+        "CARD_TESTING_DECLINE_SHARE": _float_setting("CARD_TESTING_DECLINE_SHARE", 0.5, 0),
+        "CARD_TESTING_HOLD_MINUTES": _int_setting("CARD_TESTING_HOLD_MINUTES", 30, 1),
         # Seconds each worker keeps the public drive page and progress.json (0: off).
-        "PUBLIC_CACHE_SECONDS": float(os.environ.get("PUBLIC_CACHE_SECONDS", "2")),
-        "DONATION_MAX_MAJOR": int(os.environ.get("DONATION_MAX_MAJOR", "10000")),
-        "STRIPE_FEE_BASIS_POINTS": int(os.environ.get("STRIPE_FEE_BASIS_POINTS", "290")),
-        "STRIPE_FEE_FIXED_MINOR": int(os.environ.get("STRIPE_FEE_FIXED_MINOR", "30")),
-        "STRIPE_TIMEOUT_SECONDS": float(os.environ.get("STRIPE_TIMEOUT_SECONDS", "20")),
+        "PUBLIC_CACHE_SECONDS": _float_setting("PUBLIC_CACHE_SECONDS", 2, 0),
+        "DONATION_MAX_MAJOR": _int_setting("DONATION_MAX_MAJOR", 10000, 1),
+        "STRIPE_FEE_BASIS_POINTS": _int_setting("STRIPE_FEE_BASIS_POINTS", 290, 0),
+        "STRIPE_FEE_FIXED_MINOR": _int_setting("STRIPE_FEE_FIXED_MINOR", 30, 0),
+        "STRIPE_TIMEOUT_SECONDS": _float_setting("STRIPE_TIMEOUT_SECONDS", 20, 1),
         # What a donor's bank statement and receipt say: neutral, so they out nobody.
         "STATEMENT_DESCRIPTOR_SUFFIX": os.environ.get("STATEMENT_DESCRIPTOR_SUFFIX", "DONATION"),
         "RECEIPT_DESCRIPTION": os.environ.get("RECEIPT_DESCRIPTION", "Donation"),
-        "CASE_RETENTION_DAYS": int(os.environ.get("CASE_RETENTION_DAYS", "180")),
-        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
+        "CASE_RETENTION_DAYS": _int_setting("CASE_RETENTION_DAYS", 180, 0),
+        "TRUSTED_PROXIES": _int_setting("TRUSTED_PROXIES", 0, 0),
+        # X-Forwarded-Host is believed only when the operator says the proxy sets it: otherwise
+        # whoever sends the header would choose the host the app's links point to.
+        "TRUST_PROXY_HOST": _bool_setting("TRUST_PROXY_HOST"),
         "SMTP_HOST": os.environ.get("SMTP_HOST"),
-        "SMTP_PORT": int(os.environ.get("SMTP_PORT", "587")),
+        "SMTP_PORT": _int_setting("SMTP_PORT", 587, 1),
         "SMTP_USERNAME": os.environ.get("SMTP_USERNAME"),
         "SMTP_PASSWORD": _from_env("SMTP_PASSWORD"),
         "SMTP_FROM": os.environ.get("SMTP_FROM"),
         "SMTP_SECURITY": os.environ.get("SMTP_SECURITY", "starttls"),
-        "PUBLIC_URL": os.environ.get("PUBLIC_URL"),
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL") or None,
+        # Key-encryption keys for the case data keys live in this PKCS#11 token (read by
+        # security/keystore.py); without one, the file key CASE_MASTER_KEY wraps them.
+        "PKCS11_MODULE": os.environ.get("PKCS11_MODULE") or None,
+        "PKCS11_TOKEN_LABEL": os.environ.get("PKCS11_TOKEN_LABEL") or "safe-passage",
+        "PKCS11_PIN": _from_env("PKCS11_PIN"),
+        "ALLOW_SOFTWARE_KEYS": _bool_setting("ALLOW_SOFTWARE_KEYS"),
+        # A new key generation every KEY_GENERATION_DAYS; a superseded one is destroyed once
+        # BACKUP_RETENTION_DAYS have passed (backups older than that are deleted anyway).
+        "BACKUP_RETENTION_DAYS": _int_setting("BACKUP_RETENTION_DAYS", 35, 1),
+        "KEY_GENERATION_DAYS": _int_setting("KEY_GENERATION_DAYS", 30, 1),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": app_env not in {"development", "testing"},
@@ -154,13 +278,13 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         settings[name] = _from_env(name)
     settings.update(overrides)
 
-    if is_production:
-        missing = [name for name in REQUIRED_SECRETS if not settings.get(name)]
-        if str(settings["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
-            missing.append("DATABASE_URL (a PostgreSQL URL; SQLite is for development only)")
-        if missing:
-            raise ConfigError("Refusing to start in production; missing: " + ", ".join(missing))
-    else:
+    problems = _check_settings(settings, is_production=is_production)
+    if problems:
+        where = " in production" if is_production else ""
+        raise ConfigError(f"Refusing to start{where}; " + "; ".join(problems))
+    if settings["PUBLIC_URL"]:
+        settings["PUBLIC_URL"] = str(settings["PUBLIC_URL"]).rstrip("/")
+    if not is_production:
         absent = [name for name in GENERATED_SECRETS if not settings.get(name)]
         if absent:
             generated = _development_secrets(instance_path)

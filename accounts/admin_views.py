@@ -14,7 +14,9 @@ from accounts.mail import send_link
 from accounts.models import Invitation, Role, User
 from audit.models import AuditRecord
 from extensions import db
+from security import keystore
 from security.clock import now
+from security.urls import external_url
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 AUDIT_PAGE_SIZE = 50
@@ -28,7 +30,7 @@ def _user_or_404(user_id: int) -> User:
 
 
 def _link_page(token: str, link: Invitation, heading: str) -> ResponseReturnValue:
-    url = url_for("accounts.accept_invitation", token=token, _external=True)
+    url = external_url("accounts.accept_invitation", token=token)
     sent = send_link(
         link.email,
         heading,
@@ -66,6 +68,7 @@ def _admin_page(invite_form: InviteForm) -> str:
         role_form=RoleForm(),
         set_up_by=set_up_by,
         moment=now(),
+        software_keys=not keystore.uses_token(),
     )
 
 

@@ -73,7 +73,10 @@ def role_command(email: str, role: str) -> None:
 def code_command(email: str) -> None:
     """Print a user's current TOTP code (development only, for the demo without a phone)."""
     if current_app.config["APP_ENV"] == "production":
-        raise click.ClickException("This command is disabled in production.")
+        raise click.ClickException(
+            "users code is disabled in production: a sign-in code comes from the staff "
+            "member's own authenticator, never from the server."
+        )
     user = _user_or_fail(email)
     try:
         click.echo(pyotp.TOTP(totp.totp_secret(user)).now())

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app, has_app_context, has_request_context, request
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import Select, event, select
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,7 @@ from accounts.models import Role, User
 from audit.models import AuditRecord
 from audit.services import add_listener
 from extensions import db
+from security.urls import external_url
 
 log = logging.getLogger(__name__)
 EVENTS_KEY = "security_events"
@@ -94,12 +95,7 @@ def _send_after_commit(session: Session) -> None:
 
 def _list_url() -> str:
     """The security events page, from PUBLIC_URL (a command-line action has no request)."""
-    path = "/admin/security"
-    if current_app.config.get("PUBLIC_URL"):
-        return str(current_app.config["PUBLIC_URL"]).rstrip("/") + path
-    if has_request_context():
-        return request.url_root.rstrip("/") + path
-    return path
+    return external_url("admin.security_events")
 
 
 def notify_admins(pending: list[tuple[str, str]]) -> bool:

@@ -16,6 +16,8 @@ def purge_expired_command() -> None:
     """Crypto-shred closed cases whose retention period has ended."""
     count = services.purge_expired()
     db.session.commit()
+    if count:
+        services.finish_purge(None)
     click.echo(f"Purged {count} case(s).")
 
 

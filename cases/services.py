@@ -32,6 +32,7 @@ from cases.models import (
 from extensions import db
 from finance import services as finance_services
 from security import fields as crypto
+from security import keystore, shredding
 from security.clock import now
 
 CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B
@@ -97,8 +98,7 @@ def create_case(creator: User, identity: dict[str, str | None], clear: ClearFiel
     )
     db.session.add(case)
     db.session.flush()
-    wrapped = crypto.wrap(crypto.new_data_key(), case.id)
-    case.key = CaseKey(master_key_id=wrapped.master_key_id, wrapped_key=wrapped.wrapped)
+    case.key = encryption.new_case_key(case)
     db.session.flush()
     new_digests = encryption.write_identity(case, identity)
     case.assignments.append(CaseAssignment(user_id=creator.id, assigned_at=moment))
@@ -305,6 +305,35 @@ def purge_case(case: Case, actor: User | None, reason: str) -> None:
     case.key = None
     case.purged_at = now()
     audit.record(actor, "case.purged", "case", case.id, reason=reason)
+
+
+# Tables whose rows a purge deletes or empties: scrubbed of old copies once it commits.
+SHREDDED_TABLES = (
+    CaseKey.__tablename__,
+    CaseNote.__tablename__,
+    BlindIndexEntry.__tablename__,
+    BreakGlass.__tablename__,
+    Verification.__tablename__,
+)
+
+
+def finish_purge(actor: User | None, *, emergency: bool = False) -> keystore.RotationReport | None:
+    """After a purge committed: with `emergency`, a new key generation and every older one
+    destroyed in the token (no existing backup opens any case from then on), audited; then the
+    database's own files scrubbed of the shredded rows."""
+    report = None
+    if emergency:
+        report = keystore.emergency_rotation()
+        audit.record(
+            actor,
+            "keys.emergency_rotation",
+            "key_generation",
+            report.current,
+            count=len(report.destroyed),
+        )
+        db.session.commit()
+    shredding.scrub(SHREDDED_TABLES)
+    return report
 
 
 def purge_expired() -> int:

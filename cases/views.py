@@ -6,7 +6,15 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import load_only
@@ -26,7 +34,10 @@ from cases.forms import (
 )
 from cases.models import IDENTITY_FIELDS, Case, ReferralSource, RiskLevel, Stage, Verification
 from extensions import db
+from security import keystore
 from security.clock import now
+from security.fields import DecryptionError
+from security.token import TokenError
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -369,6 +380,9 @@ def manage(case_id: str) -> ResponseReturnValue:
         access_changes=access_changes,
         confirm_form=ConfirmForm(),
         glass_form=BreakGlassForm(),
+        uses_token=keystore.uses_token(),
+        backups_unreadable_after=keystore.backups_unreadable_after(),
+        retention_days=keystore.retention().days,
     )
     return page, 400 if request.method == "POST" else 200
 
@@ -417,9 +431,28 @@ def purge(case_id: str) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit() or request.form.get("confirm_code") != case.code:
         flash(f"Type the case code ({case.code}) to confirm the purge.", "error")
         return redirect(url_for("cases.manage", case_id=case.id))
+    destroy_backups = request.form.get("destroy_backups") == "1" and keystore.uses_token()
     services.purge_case(case, current_staff(), "emergency")
     db.session.commit()
-    flash(f"{case.code} was purged. Its contents can no longer be recovered.", "info")
+    code = case.code
+    try:
+        report = services.finish_purge(current_staff(), emergency=destroy_backups)
+    except (keystore.KeystoreError, TokenError, DecryptionError) as error:
+        db.session.rollback()
+        flash(
+            f"{code} was purged, but the older key generations were not destroyed ({error}). "
+            "Run flask --app app keys rotate-generation --force and check keys status.",
+            "error",
+        )
+        return redirect(url_for("cases.index"))
+    if report is not None:
+        flash(
+            f"{code} was purged, and {len(report.destroyed)} older key generation(s) destroyed: "
+            "no existing backup opens any case now. Live cases were re-wrapped and still open.",
+            "info",
+        )
+    else:
+        flash(f"{code} was purged. Its contents can no longer be recovered.", "info")
     return redirect(url_for("cases.index"))
 
 

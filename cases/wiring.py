@@ -18,6 +18,8 @@ from cases import (
 )
 from finance.free_text import add_case_sealer
 from fundraising.presentation import add_drive_page_section
+from security.blind_index import add_reindexer
+from security.keystore import add_key_holder
 from security.rotation import add_resealer
 
 
@@ -27,6 +29,8 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(blueprint)
     add_drive_page_section(app, transparency.render_spending)
     add_resealer(app, encryption.CASE_KEYS)
+    add_key_holder(app, encryption.CASE_KEY_HOLDER)
+    add_reindexer(app, encryption.CASE_INDEX)
     manage = ("cases.manage", "case_id")
     add_security_events(
         app,
@@ -34,6 +38,9 @@ def init_app(app: Flask) -> None:
         SecurityEvent("case.unassigned", "Caseworker taken off a case", link=manage),
         SecurityEvent("case.break_glass", "Break-glass: an admin opened a case", link=manage),
         SecurityEvent("case.purged", "Case purged"),
+        SecurityEvent(
+            "keys.emergency_rotation", "Emergency purge: every older key generation destroyed"
+        ),
         SecurityEvent("lockdown.started", "Emergency lockdown started"),
         SecurityEvent("lockdown.lifted", "Emergency lockdown lifted"),
         SecurityEvent("case.duplicate_hit", "Possible duplicate referral", link=manage),

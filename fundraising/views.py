@@ -18,7 +18,6 @@ from flask import (
     render_template,
     request,
     session,
-    url_for,
 )
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import generate_csrf
@@ -42,6 +41,7 @@ from security import transactions
 from security.addresses import request_network
 from security.errors import json_errors
 from security.headers import allows_stripe, csp_nonce
+from security.urls import external_url
 
 log = logging.getLogger(__name__)
 bp = Blueprint("fundraising", __name__)
@@ -231,7 +231,7 @@ def _payment_request(
         "description": drive.receipt_description or config["RECEIPT_DESCRIPTION"],
         "statement_descriptor_suffix": drive.statement_descriptor_suffix
         or config["STATEMENT_DESCRIPTOR_SUFFIX"],
-        "return_url": url_for("fundraising.thanks", slug=drive.slug, _external=True),
+        "return_url": external_url("fundraising.thanks", slug=drive.slug),
     }
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from app import create_app
 from devtools.launch import command_line
 from extensions import db
-from tests import postgres
+from tests import hsm, postgres
 
 PASSWORD = "correct horse battery staple orbit"
 
@@ -67,6 +67,19 @@ def postgres_server() -> Iterator[Any]:
         pytest.skip(message)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def softhsm_server(tmp_path_factory: pytest.TempPathFactory) -> hsm.SoftHSM:
+    return hsm.start(tmp_path_factory.mktemp("softhsm"))
+
+
+@pytest.fixture
+def softhsm(softhsm_server: hsm.SoftHSM) -> Iterator[hsm.SoftHSM]:
+    """The session's SoftHSM2 token, empty of keys for each test."""
+    hsm.empty_token(softhsm_server)
+    yield softhsm_server
+    hsm.empty_token(softhsm_server)
 
 
 _SCHEMAS_CREATED: set[str] = set()

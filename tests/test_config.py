@@ -13,13 +13,21 @@ from config import DEV_SECRETS_FILE, ConfigError, load_config
 KEY = base64.b64encode(b"k" * 32).decode()
 POSTGRES_URL = "postgresql+psycopg://app@db.internal/app"
 SETTINGS = ("SECRET_KEY", "CASE_MASTER_KEY", "BLIND_INDEX_KEY", "STRIPE_WEBHOOK_SECRET")
+# What production asks for besides the secrets and the database (tests/test_config_fails_closed.py).
+PRODUCTION_EXTRAS = ("RATELIMIT_STORAGE_URI", "PUBLIC_URL", "ALLOW_SOFTWARE_KEYS")
 
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
-    for name in (*SETTINGS, "APP_ENV", "DATABASE_URL"):
+    for name in (*SETTINGS, *PRODUCTION_EXTRAS, "APP_ENV", "DATABASE_URL", "PKCS11_MODULE"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(f"{name}_FILE", raising=False)
+
+
+@pytest.fixture
+def development(monkeypatch):
+    """APP_ENV unset is production: the development tests say so."""
+    monkeypatch.setenv("APP_ENV", "development")
 
 
 def _production(monkeypatch, **values):
@@ -38,22 +46,28 @@ def test_production_without_anything_names_every_missing_setting(monkeypatch, tm
     assert not (tmp_path / DEV_SECRETS_FILE).exists()  # nothing generated in production
 
 
-COMPLETE = {
+REQUIRED = {
     "SECRET_KEY": "a-long-random-production-secret",
     "CASE_MASTER_KEY": KEY,
     "BLIND_INDEX_KEY": KEY,
     "DATABASE_URL": POSTGRES_URL,
 }
+COMPLETE = {
+    **REQUIRED,
+    "RATELIMIT_STORAGE_URI": "redis://redis.internal:6379/0",
+    "PUBLIC_URL": "https://donate.example.org",
+    "ALLOW_SOFTWARE_KEYS": "1",
+}
 
 
-@pytest.mark.parametrize("missing", list(COMPLETE))
+@pytest.mark.parametrize("missing", list(REQUIRED))
 def test_production_names_the_one_missing_setting(monkeypatch, tmp_path, missing):
     _production(monkeypatch, **{k: v for k, v in COMPLETE.items() if k != missing})
     with pytest.raises(ConfigError) as error:
         load_config(tmp_path)
     named = str(error.value).split("missing:", 1)[1]
     assert missing in named
-    for present in set(COMPLETE) - {missing}:
+    for present in set(REQUIRED) - {missing}:
         assert present not in named
 
 
@@ -105,6 +119,7 @@ def test_a_malformed_master_key_is_refused(monkeypatch, tmp_path, value, environ
         load_config(tmp_path)
 
 
+@pytest.mark.usefixtures("development")
 def test_development_generates_secrets_privately_and_reuses_them(tmp_path):
     instance = tmp_path / "instance"
     first = load_config(instance)
@@ -120,6 +135,7 @@ def test_development_generates_secrets_privately_and_reuses_them(tmp_path):
     assert first["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
 
 
+@pytest.mark.usefixtures("development")
 def test_environment_settings_win_over_generated_development_secrets(monkeypatch, tmp_path):
     instance = tmp_path / "instance"
     generated = load_config(instance)
@@ -133,6 +149,7 @@ def test_environment_settings_win_over_generated_development_secrets(monkeypatch
     assert settings["BLIND_INDEX_KEY"] == generated["BLIND_INDEX_KEY"]  # still the generated one
 
 
+@pytest.mark.usefixtures("development")
 def test_test_overrides_win_over_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("SECRET_KEY", "from-the-environment")
     settings = load_config(tmp_path, {"SECRET_KEY": "from-the-test"})
