@@ -14,7 +14,9 @@ from sqlalchemy import func, select, text
 
 from audit.models import GENESIS_HASH, AuditHead, AuditRecord
 from extensions import db
+from security import keystore
 from security.clock import now
+from security.token import Token, TokenError
 
 # Details are free-form only within this list: nothing else (a password, a TOTP secret, a
 # name or place of a person in a case) can reach the log by accident.
@@ -92,6 +94,20 @@ def compute_hash(
     details: str,
 ) -> str:
     """SHA-256 over the previous hash and this record's canonical content."""
+    return hashlib.sha256(
+        _content(previous_hash, created_at, actor_id, action, object_type, object_id, details)
+    ).hexdigest()
+
+
+def _content(
+    previous_hash: str,
+    created_at: datetime,
+    actor_id: int | None,
+    action: str,
+    object_type: str,
+    object_id: str | None,
+    details: str,
+) -> bytes:
     content = json.dumps(
         [
             previous_hash,
@@ -104,7 +120,45 @@ def compute_hash(
         ],
         separators=(",", ":"),
     )
-    return hashlib.sha256(content.encode()).hexdigest()
+    return content.encode()
+
+
+# --- Links keyed in the token ------------------------------------------------------------------
+# With a PKCS#11 token configured, each record's link is an HMAC-SHA256 under a key that lives
+# in the token, so someone who can write the database cannot re-chain the log: they can delete
+# or change records, but not compute the links that verify. The key is created with the first
+# keyed record; its CKA_ID, fixed in the token, says after which record links are keyed, so
+# nobody can pass keyed records off as plain SHA-256 ones. Without a token (the embedded
+# default) links stay SHA-256, and anchors (audit/anchors.py) are what catches a re-chain.
+
+LINK_KEY_LABEL = "safe-passage-audit-link"
+LINK_KEY_PREFIX = b"audit-links-after:"
+
+
+@dataclass(frozen=True)
+class _LinkKey:
+    token: Token
+    after_record_id: int
+
+
+def _link_key(create_after: int | None = None) -> _LinkKey | None:
+    """The token's audit link key, created (keying records after `create_after`) if asked."""
+    token = keystore.token()
+    if token is None:
+        return None
+    found = token.key_id_of(LINK_KEY_LABEL)
+    if found is None:
+        if create_after is None:
+            return None
+        token.create_hmac_key(LINK_KEY_LABEL, LINK_KEY_PREFIX + str(create_after).encode())
+        found = token.key_id_of(LINK_KEY_LABEL)
+    if found is None or not found.startswith(LINK_KEY_PREFIX):
+        raise TokenError(f"the token's {LINK_KEY_LABEL} key is not one this app made")
+    return _LinkKey(token, int(found[len(LINK_KEY_PREFIX) :]))
+
+
+def _keyed_hash(key: _LinkKey, *fields: Any) -> str:
+    return key.token.hmac(LINK_KEY_LABEL, _content(*fields)).hex()
 
 
 def _lock_chain() -> None:
@@ -147,6 +201,8 @@ def record(
     previous_hash = head.last_hash if head else GENESIS_HASH
     created_at = now()
     object_key = None if object_id is None else str(object_id)
+    link_key = _link_key(create_after=head.last_record_id if head else 0)
+    content = (previous_hash, created_at, actor_id, action, object_type, object_key, clean)
     entry = AuditRecord(
         created_at=created_at,
         actor_id=actor_id,
@@ -155,9 +211,7 @@ def record(
         object_id=object_key,
         details=clean,
         previous_hash=previous_hash,
-        record_hash=compute_hash(
-            previous_hash, created_at, actor_id, action, object_type, object_key, clean
-        ),
+        record_hash=compute_hash(*content) if link_key is None else _keyed_hash(link_key, *content),
     )
     db.session.add(entry)
     db.session.flush()
@@ -177,6 +231,7 @@ def verify_chain(batch_size: int = 5000) -> ChainReport:
     expected_previous = GENESIS_HASH
     checked = 0
     last_id = 0
+    link_key = _link_key()
     while True:
         rows = db.session.scalars(
             select(AuditRecord)
@@ -194,7 +249,7 @@ def verify_chain(batch_size: int = 5000) -> ChainReport:
                     row.id,
                     "does not follow the record before it (one removed or inserted)",
                 )
-            recomputed = compute_hash(
+            content = (
                 row.previous_hash,
                 row.created_at,
                 row.actor_id,
@@ -203,8 +258,19 @@ def verify_chain(batch_size: int = 5000) -> ChainReport:
                 row.object_id,
                 row.details,
             )
+            keyed = link_key is not None and row.id > link_key.after_record_id
+            recomputed = (
+                _keyed_hash(link_key, *content)
+                if keyed and link_key is not None
+                else compute_hash(*content)
+            )
             if recomputed != row.record_hash:
-                return ChainReport(checked, row.id, "content does not match its hash")
+                problem = "content does not match its hash"
+                if keyed:
+                    problem += " (its link is keyed in the token: re-chained without the token?)"
+                elif link_key is None and keystore.token() is None:
+                    problem += " (or it is keyed in a PKCS#11 token this app is not configured for)"
+                return ChainReport(checked, row.id, problem)
             expected_previous = row.record_hash
             last_id = row.id
             checked += 1

@@ -83,11 +83,29 @@ class Token:
         """A new AES-256 key stored in the token, usable only to encrypt and decrypt there."""
         self._create(label, KeyType.AES, MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT)
 
-    def create_hmac_key(self, label: str) -> None:
-        """A new 256-bit HMAC key stored in the token, usable only to sign and verify there."""
-        self._create(label, KeyType.GENERIC_SECRET, MechanismFlag.SIGN | MechanismFlag.VERIFY)
+    def create_hmac_key(self, label: str, key_id: bytes | None = None) -> None:
+        """A new 256-bit HMAC key stored in the token, usable only to sign and verify there.
+        `key_id` (its CKA_ID, fixed at creation) may record a fact the database cannot alter."""
+        self._create(
+            label, KeyType.GENERIC_SECRET, MechanismFlag.SIGN | MechanismFlag.VERIFY, key_id
+        )
 
-    def _create(self, label: str, key_type: KeyType, capabilities: MechanismFlag) -> None:
+    def key_id_of(self, label: str) -> bytes | None:
+        """The CKA_ID the key was created with; None when the token holds no such key."""
+        with _LOCK:
+            try:
+                key = self._key(self._open(), label)
+            except KeyMissing:
+                return None
+            return bytes(key[Attribute.ID])
+
+    def _create(
+        self,
+        label: str,
+        key_type: KeyType,
+        capabilities: MechanismFlag,
+        key_id: bytes | None = None,
+    ) -> None:
         with _LOCK:
             opened = self._open()
             try:
@@ -106,7 +124,7 @@ class Token:
                     key_type,
                     256,
                     label=label,
-                    id=label.encode(),
+                    id=key_id if key_id is not None else label.encode(),
                     store=True,
                     capabilities=capabilities,
                     template=template,
