@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,33 @@ def _purge(app, case_id):
         services.purge_case(db.session.get(Case, case_id), None, "test")
         db.session.commit()
         services.finish_purge(None)
+
+
+def _dump(request, app, database_url, tmp_path) -> str:
+    """A backup of the whole database taken now, restored: the URL to open it at. SQLite: the
+    file copied; PostgreSQL: pg_dump, restored with psql into a new database."""
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    if database_url.startswith("sqlite"):
+        copy = tmp_path / "dump.db"
+        shutil.copy(database_url.removeprefix("sqlite:///"), copy)  # WAL checkpointed on close
+        return f"sqlite:///{copy}"
+    server = request.getfixturevalue("postgres_server")
+    name = f"dump_{uuid.uuid4().hex[:10]}"
+
+    def run(tool, *args, given=None):
+        command = [str(server.bindir / tool), "-h", "127.0.0.1", "-p", str(server.port)]
+        command += ["-U", "postgres", *args]
+        if os.geteuid() == 0 and server.user:
+            command = ["runuser", "-u", server.user, "--", *command]
+        return subprocess.run(command, check=True, capture_output=True, timeout=120, input=given)
+
+    dump = run("pg_dump", "--no-owner", database_url.rsplit("/", 1)[-1]).stdout
+    run("createdb", name)
+    run("psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", name, given=dump)
+    request.addfinalizer(lambda: run("dropdb", "--force", name))
+    return str(server.url(name))
 
 
 def _rotate(app, *extra):
@@ -147,18 +175,12 @@ def test_rotation_is_due_only_after_the_period(app, person, clock):
 
 
 def test_purge_reaches_every_copy_once_the_generations_that_wrapped_it_are_destroyed(
-    app, make_app, person, clock, softhsm, database_url, tmp_path
+    request, app, make_app, person, clock, softhsm, database_url, tmp_path
 ):
     worker = person()
     purged, kept = worker.create_case(legal_name="Purged Person"), worker.create_case()
     purged_copy, kept_copy = _wrapped(app, purged), _wrapped(app, kept)
-    file_dump = None
-    if database_url.startswith("sqlite"):
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()  # every page in the file, as a backup would copy it
-        file_dump = tmp_path / "dump.db"
-        shutil.copy(database_url.removeprefix("sqlite:///"), file_dump)
+    dump_url = _dump(request, app, database_url, tmp_path)
 
     _purge(app, purged)
     assert _legal_name(app, kept) is not None
@@ -167,9 +189,9 @@ def test_purge_reaches_every_copy_once_the_generations_that_wrapped_it_are_destr
     _rotate(app)  # t000002 starts; t000001 superseded today
     assert _opens(app, purged_copy, purged)
     assert _opens(app, kept_copy, kept)
-    if file_dump is not None:
-        dump_app = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{file_dump}", **softhsm.settings())
-        assert _legal_name(dump_app, kept) is not None  # a never-purged case restores
+    dump_app = make_app(SQLALCHEMY_DATABASE_URI=dump_url, **softhsm.settings())
+    assert _legal_name(dump_app, kept) is not None  # a never-purged case restores
+    assert _legal_name(dump_app, purged) == "Purged Person"  # within the window, as stated
     clock.advance(days=34)
     assert "Destroyed" not in _rotate(app)
     # ... and once t000001 has been superseded for the retention, it is destroyed.
@@ -179,11 +201,10 @@ def test_purge_reaches_every_copy_once_the_generations_that_wrapped_it_are_destr
     assert not _opens(app, purged_copy, purged)
     assert not _opens(app, kept_copy, kept)  # the old copy of a live case is noise too
     assert _legal_name(app, kept) is not None  # the live case, re-wrapped, still reads
-    if file_dump is not None:
-        with dump_app.app_context():
-            for case_id in (purged, kept):
-                with pytest.raises(fields.DecryptionError, match="destroyed"):
-                    encryption.read_identity(db.session.get(Case, case_id))
+    with dump_app.app_context():  # even with the file key and the PIN this app holds
+        for case_id in (purged, kept):
+            with pytest.raises(fields.DecryptionError, match="destroyed"):
+                encryption.read_identity(db.session.get(Case, case_id))
 
 
 def test_the_purge_page_states_the_date_after_which_no_copy_opens(app, person, clock):
