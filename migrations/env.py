@@ -93,10 +93,25 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # SQLite: batch mode changes a table by copying it, dropping the old one and renaming
+        # the copy. With foreign keys on, dropping the old table fires ON DELETE CASCADE and SET
+        # NULL on every row that points at it (case keys, sessions, authors...). Alembic's
+        # advice: foreign keys off for the migration (set on the driver's connection, outside
+        # any transaction, where SQLite honours it), then checked, then back on.
+        driver = (
+            connection.connection.driver_connection if connection.dialect.name == "sqlite" else None
+        )
+        if driver is not None:
+            driver.execute("PRAGMA foreign_keys=OFF")
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():
             context.run_migrations()
+        if driver is not None:
+            broken = driver.execute("PRAGMA foreign_key_check").fetchall()
+            driver.execute("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"migration left {len(broken)} rows with a dangling foreign key")
 
 
 if context.is_offline_mode():
