@@ -8,14 +8,28 @@ PORT ?= 5000
 LOCALSTRIPE_PORT ?= 8420
 export PORT LOCALSTRIPE_PORT
 
-.PHONY: install run test lint format lock clean
+.PHONY: install translations messages run test lint format lock clean
 
 $(BIN)/.installed: requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
 	touch $@
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed translations
+
+# The language catalogues (translations/<lang>/LC_MESSAGES/messages.po) compiled for the app.
+translations: $(BIN)/.installed
+	@if compgen -G "translations/*/LC_MESSAGES/messages.po" >/dev/null; then \
+	  $(BIN)/pybabel -q compile -d translations; fi
+
+# After changing a message in the code or a template: re-extract, and merge into each
+# catalogue (new messages arrive untranslated: tests/test_translations.py then fails until
+# they are translated).
+messages: $(BIN)/.installed
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -c TRANSLATORS: --sort-output \
+	  --project safepassage -o translations/messages.pot \
+	  accounts audit cases finance fundraising security templates static app.py
+	$(BIN)/pybabel -q update --no-fuzzy-matching -i translations/messages.pot -d translations
 
 # Without a Stripe key, localstripe (offline Stripe) runs beside the app, with its webhooks
 # pointed at the app and our Stripe.js stand-in, so the demo drive takes test card 4242...
@@ -42,6 +56,7 @@ run: install
 	$(BIN)/flask --app app run --host 127.0.0.1 --port $(PORT) --no-debugger --no-reload
 
 test: lint
+	@bash devtools/system-packages.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -30,6 +30,7 @@ from config import load_config
 from extensions import csrf, db, limiter, migrate
 from finance import demo as finance_demo
 from fundraising import demo as fundraising_demo
+from security import locales
 
 # Each package wires itself, in the order of its dependencies: a package registers on the
 # registries of those below it (finance adds `stripe sync` to fundraising's group, cases a
@@ -98,7 +99,7 @@ def _configure_engine(app: Flask) -> None:
 def _format_datetime(value: datetime | None) -> str:
     if value is None:
         return ""
-    return format_datetime(value, "d MMM yyyy HH:mm 'UTC'", tzinfo=UTC, locale="en")
+    return format_datetime(value, "d MMM yyyy HH:mm 'UTC'", tzinfo=UTC, locale=locales.current())
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

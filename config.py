@@ -7,10 +7,13 @@ import binascii
 import json
 import math
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import pyrage
 
 # Secrets the app refuses to start without in production. Development generates them.
 REQUIRED_SECRETS = ("SECRET_KEY", "CASE_MASTER_KEY", "BLIND_INDEX_KEY")
@@ -21,6 +24,19 @@ DEV_SECRETS_FILE = "dev-secrets.json"
 ENVIRONMENTS = ("development", "testing", "production")
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
+MIB = 1024 * 1024
+RECEIPT_PREFIX = re.compile(r"[A-Za-z0-9/._-]{0,12}")
+# The payment method types the donation form can offer (Stripe's names, for
+# STRIPE_PAYMENT_METHOD_TYPES), each with the currencies Stripe takes it in (None: any the
+# account takes). Apple Pay and Google Pay are wallets that ride on card; link is Stripe's.
+PAYMENT_METHOD_CURRENCIES: dict[str, frozenset[str] | None] = {
+    "card": None,
+    "link": None,
+    "sepa_debit": frozenset({"eur"}),
+}
+# Bank debits: the donor's mandate goes with the server's confirmation, and the money
+# arrives days later (the gift stays `processing` until Stripe's webhook says it cleared).
+MANDATE_PAYMENT_METHODS = frozenset({"sepa_debit"})
 
 
 class ConfigError(RuntimeError):
@@ -77,6 +93,48 @@ def _bool_setting(name: str) -> bool:
     if raw in FALSE_WORDS:
         return False
     raise ConfigError(f"{name} must be 1 or 0 (true or false), got {raw!r}")
+
+
+def payment_method_types(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """STRIPE_PAYMENT_METHOD_TYPES as a tuple: a comma list of known types, card among them
+    (the one method every currency has, and the one wallets ride on)."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = tuple(dict.fromkeys(str(item).strip().lower() for item in items if str(item).strip()))
+    known = ", ".join(PAYMENT_METHOD_CURRENCIES)
+    unknown = [name for name in names if name not in PAYMENT_METHOD_CURRENCIES]
+    if unknown:
+        raise ConfigError(
+            f"STRIPE_PAYMENT_METHOD_TYPES names an unknown payment method type "
+            f"({', '.join(repr(name) for name in unknown)}); known: {known} "
+            "(Apple Pay and Google Pay come with card)"
+        )
+    if "card" not in names:
+        raise ConfigError(
+            f"STRIPE_PAYMENT_METHOD_TYPES must include card (got {','.join(names) or 'nothing'!r})"
+        )
+    return names
+
+
+def backup_age_recipients(value: str | None) -> tuple[str, ...]:
+    """BACKUP_AGE_RECIPIENT as age public keys (age1..., a comma list: usually one); () when
+    unset. An identity (the private key) is refused: it must never be on the server. A value
+    is never echoed (a mangled private key must not reach a log)."""
+    items = [item.strip() for item in (value or "").split(",") if item.strip()]
+    for number, item in enumerate(items, start=1):
+        which = "it" if len(items) == 1 else f"item {number}"
+        if item.upper().startswith("AGE-SECRET-KEY-"):
+            raise ConfigError(
+                f"BACKUP_AGE_RECIPIENT: {which} is an age identity (a private key): give only "
+                "its public key (age1..., `age-keygen -y`) and keep the identity off the server"
+            )
+        try:
+            pyrage.x25519.Recipient.from_str(item)
+        except pyrage.RecipientError:
+            raise ConfigError(
+                f"BACKUP_AGE_RECIPIENT must be an age public key (age1..., as age-keygen prints "
+                f"it), or several separated by commas; {which} is not one"
+            ) from None
+    return tuple(items)
 
 
 def _generate_secret(name: str) -> str:
@@ -147,6 +205,18 @@ def _public_url_problem(value: str, *, is_production: bool) -> str | None:
     return None
 
 
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _default_jobs_redis(settings: dict[str, Any]) -> None:
+    """JOBS_REDIS_URL unset: the rate limiter's Redis when it uses one; else None, and jobs
+    run in the process after each commit (development and tests)."""
+    if settings.get("JOBS_REDIS_URL"):
+        return
+    limiter = str(settings.get("RATELIMIT_STORAGE_URI") or "")
+    settings["JOBS_REDIS_URL"] = limiter if limiter.startswith(REDIS_SCHEMES[:2]) else None
+
+
 def _production_problems(settings: dict[str, Any]) -> list[str]:
     """What production refuses that development tolerates (or generates)."""
     problems: list[str] = []
@@ -161,6 +231,11 @@ def _production_problems(settings: dict[str, Any]) -> list[str]:
         problems.append(
             "RATELIMIT_STORAGE_URI is memory:// (each worker would count on its own; "
             "use redis://...)"
+        )
+    if not settings.get("JOBS_REDIS_URL"):
+        problems.append(
+            "no Redis for the job queue: set JOBS_REDIS_URL, or RATELIMIT_STORAGE_URI to "
+            "redis://... (mail to donors would otherwise be sent inside requests)"
         )
     if not settings.get("PKCS11_MODULE") and not settings.get("ALLOW_SOFTWARE_KEYS"):
         problems.append(
@@ -182,7 +257,20 @@ def _check_settings(settings: dict[str, Any], *, is_production: bool) -> list[st
         problems.append("PKCS11_MODULE is set but PKCS11_PIN (or PKCS11_PIN_FILE) is not")
     if settings.get("TRUST_PROXY_HOST") and not settings.get("TRUSTED_PROXIES"):
         problems.append("TRUST_PROXY_HOST is set but TRUSTED_PROXIES (the proxies in front) is 0")
-    for name in ("BACKUP_RETENTION_DAYS", "KEY_GENERATION_DAYS"):
+    jobs_url = settings.get("JOBS_REDIS_URL")
+    if jobs_url and not str(jobs_url).startswith(REDIS_SCHEMES):
+        # Not echoed: the URL can hold Redis's password.
+        problems.append("JOBS_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    try:
+        backup_age_recipients(settings.get("BACKUP_AGE_RECIPIENT"))
+    except ConfigError as error:
+        problems.append(str(error))
+    if not RECEIPT_PREFIX.fullmatch(str(settings.get("RECEIPT_PREFIX", ""))):
+        problems.append(
+            "RECEIPT_PREFIX must be at most 12 letters, digits or - / . _ (e.g. SP- or 2026/), "
+            "as it starts every receipt number and its email's subject"
+        )
+    for name in ("BACKUP_RETENTION_DAYS", "KEY_GENERATION_DAYS", "CASE_DOCUMENT_MAX_MB"):
         if not isinstance(settings.get(name), int) or settings[name] < 1:
             problems.append(f"{name} must be a whole number of at least 1")
     return problems
@@ -212,15 +300,22 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY"),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE"),
         "STRIPE_JS_URL": os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/"),
+        # What the Payment Element offers (and each PaymentIntent allows): a comma list.
+        "STRIPE_PAYMENT_METHOD_TYPES": os.environ.get("STRIPE_PAYMENT_METHOD_TYPES") or "card",
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
+        # The job queue (security/jobs.py); unset: the rate limiter's Redis, when it has one.
+        "JOBS_REDIS_URL": os.environ.get("JOBS_REDIS_URL") or None,
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
         "WTF_CSRF_TIME_LIMIT": None,
-        "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+        # Raised below to fit a case document (CASE_DOCUMENT_MAX_MB) and its form.
+        "MAX_CONTENT_LENGTH": MIB * 8,
         "SESSION_IDLE_MINUTES": 15,
         "SESSION_ABSOLUTE_HOURS": 8,
         "DUPLICATE_HIT_LIMIT": _int_setting("DUPLICATE_HIT_LIMIT", 3, 1),
         "DUPLICATE_HIT_WINDOW_HOURS": _int_setting("DUPLICATE_HIT_WINDOW_HOURS", 24, 1),
+        # Admins' look-ups of a person in the duplicate index, per admin.
+        "CASE_LOOKUP_RATE_LIMIT": os.environ.get("CASE_LOOKUP_RATE_LIMIT", "10 per hour"),
         "REAUTH_MINUTES": 5,
         "INVITATION_HOURS": 48,
         # A reset hands over an existing account: its link lives a shorter time.
@@ -236,6 +331,12 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "CARD_TESTING_HOLD_MINUTES": _int_setting("CARD_TESTING_HOLD_MINUTES", 30, 1),
         # Seconds each worker keeps the public drive page and progress.json (0: off).
         "PUBLIC_CACHE_SECONDS": _float_setting("PUBLIC_CACHE_SECONDS", 2, 0),
+        # The link-preview image (/drives/<slug>/share.png) is drawn at most once per period
+        # per worker, and proxies and link scrapers may keep it as long (0: drawn every time).
+        "SHARE_CARD_SECONDS": _int_setting("SHARE_CARD_SECONDS", 300, 0),
+        # A TrueType font for it (one covering the drives' scripts); unset: DejaVu Sans when
+        # installed, else Pillow's built-in font (Latin only).
+        "SHARE_CARD_FONT": os.environ.get("SHARE_CARD_FONT") or None,
         "DONATION_MAX_MAJOR": _int_setting("DONATION_MAX_MAJOR", 10000, 1),
         "STRIPE_FEE_BASIS_POINTS": _int_setting("STRIPE_FEE_BASIS_POINTS", 290, 0),
         "STRIPE_FEE_FIXED_MINOR": _int_setting("STRIPE_FEE_FIXED_MINOR", 30, 0),
@@ -243,7 +344,17 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         # What a donor's bank statement and receipt say: neutral, so they out nobody.
         "STATEMENT_DESCRIPTOR_SUFFIX": os.environ.get("STATEMENT_DESCRIPTOR_SUFFIX", "DONATION"),
         "RECEIPT_DESCRIPTION": os.environ.get("RECEIPT_DESCRIPTION", "Donation"),
+        # The receipts the app emails (fundraising/receipts.py): numbered PREFIX + 000001, with
+        # the organisation's legal details (each optional: the legal name defaults to
+        # ORGANISATION_NAME, a detail not given is left out).
+        "RECEIPT_PREFIX": os.environ.get("RECEIPT_PREFIX", "SP-"),
+        "RECEIPT_LEGAL_NAME": (os.environ.get("RECEIPT_LEGAL_NAME") or "").strip() or None,
+        "RECEIPT_REGISTRATION_NUMBER": (os.environ.get("RECEIPT_REGISTRATION_NUMBER") or "").strip()
+        or None,
+        "RECEIPT_ADDRESS": (os.environ.get("RECEIPT_ADDRESS") or "").strip() or None,
         "CASE_RETENTION_DAYS": _int_setting("CASE_RETENTION_DAYS", 180, 0),
+        # The largest document (passport scan, ticket...) a caseworker can upload to a case.
+        "CASE_DOCUMENT_MAX_MB": _int_setting("CASE_DOCUMENT_MAX_MB", 10, 1),
         "TRUSTED_PROXIES": _int_setting("TRUSTED_PROXIES", 0, 0),
         # X-Forwarded-Host is believed only when the operator says the proxy sets it: otherwise
         # whoever sends the header would choose the host the app's links point to.
@@ -265,6 +376,9 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         # BACKUP_RETENTION_DAYS have passed (backups older than that are deleted anyway).
         "BACKUP_RETENTION_DAYS": _int_setting("BACKUP_RETENTION_DAYS", 35, 1),
         "KEY_GENERATION_DAYS": _int_setting("KEY_GENERATION_DAYS", 30, 1),
+        # The organisation's age public key(s) backups are encrypted to (security/backup.py);
+        # the identity that opens them is kept offline, never on the server.
+        "BACKUP_AGE_RECIPIENT": os.environ.get("BACKUP_AGE_RECIPIENT") or None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": app_env not in {"development", "testing"},
@@ -277,6 +391,12 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
     for name in GENERATED_SECRETS:
         settings[name] = _from_env(name)
     settings.update(overrides)
+    if "MAX_CONTENT_LENGTH" not in overrides and isinstance(settings["CASE_DOCUMENT_MAX_MB"], int):
+        # A megabyte over the document limit for the rest of the form, so a file just over
+        # it reaches the upload page and is refused there with the limit named.
+        document_room = (settings["CASE_DOCUMENT_MAX_MB"] + 1) * MIB
+        settings["MAX_CONTENT_LENGTH"] = max(settings["MAX_CONTENT_LENGTH"], document_room)
+    _default_jobs_redis(settings)
 
     problems = _check_settings(settings, is_production=is_production)
     if problems:
@@ -292,6 +412,9 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
     for name in ("CASE_MASTER_KEY", "BLIND_INDEX_KEY"):
         decode_key(name, settings[name])
     _check_smtp(settings)
+    settings["STRIPE_PAYMENT_METHOD_TYPES"] = payment_method_types(
+        settings["STRIPE_PAYMENT_METHOD_TYPES"]
+    )
     if not str(settings["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
         settings["SQLALCHEMY_ENGINE_OPTIONS"] = {
             "pool_size": settings["DATABASE_POOL_SIZE"],

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from accounts import security_events as events
@@ -11,7 +13,7 @@ from accounts import services, vetting
 from accounts.forms import AuditFilterForm, ConfirmForm, InviteForm, RoleForm
 from accounts.guards import current_staff, reauth_required, role_required
 from accounts.mail import send_link
-from accounts.models import Invitation, Role, User
+from accounts.models import ROLE_LABELS, Invitation, Role, User
 from audit.models import AuditRecord
 from extensions import db
 from security import keystore
@@ -31,12 +33,13 @@ def _user_or_404(user_id: int) -> User:
 
 def _link_page(token: str, link: Invitation, heading: str) -> ResponseReturnValue:
     url = external_url("accounts.accept_invitation", token=token)
-    sent = send_link(
-        link.email,
-        heading,
-        f"Open this link within {services.link_hours(link.purpose)} hours to set your "
-        f"password:\n\n{url}\n",
+    # In the language of the admin who sent it (the link's page then follows the reader's own).
+    opening = ngettext(
+        "Open this link within %(num)d hour to set your password:",
+        "Open this link within %(num)d hours to set your password:",
+        services.link_hours(link.purpose),
     )
+    sent = send_link(link.email, heading, f"{opening}\n\n{url}\n")
     db.session.commit()
     return render_template(
         "admin/link_created.html", url=url, link=link, heading=heading, sent=sent
@@ -89,8 +92,8 @@ def invite() -> ResponseReturnValue:
         except services.AccountError as error:
             form.email.errors = [str(error)]
         else:
-            return _link_page(token, link, "Your invitation")
-    flash("The invitation was not created: check the form.", "error")
+            return _link_page(token, link, _("Your invitation"))
+    flash(_("The invitation was not created: check the form."), "error")
     return _admin_page(form), 400
 
 
@@ -103,7 +106,7 @@ def revoke_invitation(invitation_id: int) -> ResponseReturnValue:
         abort(404)
     services.revoke_invitation(link, actor=current_staff())
     db.session.commit()
-    flash("Invitation revoked.", "info")
+    flash(_("Invitation revoked."), "info")
     return redirect(url_for("admin.index"))
 
 
@@ -111,11 +114,15 @@ def _user_action(user_id: int, action: str) -> ResponseReturnValue:
     user = _user_or_404(user_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
+    name = user.name
     actions = {
-        "vet": (vetting.vet_user, "{name} is vetted and can sign in."),
-        "deactivate": (services.deactivate_user, "{name} is deactivated; their sessions ended."),
-        "reactivate": (services.reactivate_user, "{name} can sign in again."),
-        "unlock": (services.unlock_user, "{name} is unlocked."),
+        "vet": (vetting.vet_user, _("%(name)s is vetted and can sign in.", name=name)),
+        "deactivate": (
+            services.deactivate_user,
+            _("%(name)s is deactivated; their sessions ended.", name=name),
+        ),
+        "reactivate": (services.reactivate_user, _("%(name)s can sign in again.", name=name)),
+        "unlock": (services.unlock_user, _("%(name)s is unlocked.", name=name)),
     }
     function, message = actions[action]
     try:
@@ -124,7 +131,7 @@ def _user_action(user_id: int, action: str) -> ResponseReturnValue:
         flash(str(error), "error")
         return redirect(url_for("admin.index"))
     db.session.commit()
-    flash(message.format(name=user.name), "info")
+    flash(message, "info")
     return redirect(url_for("admin.index"))
 
 
@@ -176,12 +183,15 @@ def change_role(user_id: int) -> ResponseReturnValue:
         db.session.commit()
         if changed and user.pending_role is not None:
             flash(
-                f"Asked to make {user.name} {user.pending_role.label}: "
-                "another admin must approve it.",
+                _(
+                    "Asked to make %(name)s %(role)s: another admin must approve it.",
+                    name=user.name,
+                    role=user.pending_role.label,
+                ),
                 "info",
             )
         elif changed:
-            flash(f"The waiting role change for {user.name} is withdrawn.", "info")
+            flash(_("The waiting role change for %(name)s is withdrawn.", name=user.name), "info")
     return redirect(url_for("admin.index"))
 
 
@@ -199,7 +209,14 @@ def approve_role(user_id: int) -> ResponseReturnValue:
         flash(str(error), "error")
     else:
         db.session.commit()
-        flash(f"{user.name} is now {user.role.label}; their sessions ended.", "info")
+        flash(
+            _(
+                "%(name)s is now %(role)s; their sessions ended.",
+                name=user.name,
+                role=user.role.label,
+            ),
+            "info",
+        )
     return redirect(url_for("admin.index"))
 
 
@@ -212,7 +229,7 @@ def cancel_role(user_id: int) -> ResponseReturnValue:
         abort(400)
     vetting.cancel_role_change(user, actor=current_staff())
     db.session.commit()
-    flash(f"The waiting role change for {user.name} is withdrawn.", "info")
+    flash(_("The waiting role change for %(name)s is withdrawn.", name=user.name), "info")
     return redirect(url_for("admin.index"))
 
 
@@ -225,10 +242,10 @@ def reset(user_id: int) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     if user.id == current_staff().id:
-        flash("You cannot reset your own account; ask another admin.", "error")
+        flash(_("You cannot reset your own account; ask another admin."), "error")
         return redirect(url_for("admin.index"))
     token, link = services.issue_reset_link(user, actor=current_staff())
-    return _link_page(token, link, "Reset your sign-in")
+    return _link_page(token, link, _("Reset your sign-in"))
 
 
 @bp.get("/audit")
@@ -269,6 +286,7 @@ def security_events() -> ResponseReturnValue:
         details=details,
         events=events.known_events(),
         names=_names(people),
+        roles=ROLE_LABELS,  # by value: a role in the details reads as its label
     )
 
 

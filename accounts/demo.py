@@ -22,7 +22,7 @@ def seed_demo_users() -> list[str]:
         email = f"{role.value}@{DEMO_DOMAIN}"
         password = "-".join(secrets.token_urlsafe(6) for _ in range(3))
         user = services.create_user(email, f"Demo {role.label}", role, password, actor=None)
-        lines.append(f"  {role.label:<11} email {email}  password {password}")
+        lines.append(f"  {role.label!s:<11} email {email}  password {password}")
         lines.append(f"              authenticator: {totp.provisioning_uri(user)}")
     lines.append("Current code without a phone: flask --app app users code --email EMAIL")
     return lines

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -22,8 +24,15 @@ class Role(enum.StrEnum):
     FINANCE = "finance"
 
     @property
-    def label(self) -> str:
-        return {"admin": "Admin", "caseworker": "Caseworker", "finance": "Finance"}[self.value]
+    def label(self) -> LazyString:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.ADMIN: _l("Admin"),
+    Role.CASEWORKER: _l("Caseworker"),
+    Role.FINANCE: _l("Finance"),
+}
 
 
 class SessionStage(enum.StrEnum):

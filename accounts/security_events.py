@@ -14,10 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from flask_babel.speaklater import LazyString
 from sqlalchemy import Select, event, select
 from sqlalchemy.orm import Session
 
-from accounts.mail import send_mail
+from accounts.mail import in_staff_language, send_mail
 from accounts.models import Role, User
 from audit.models import AuditRecord
 from audit.services import add_listener
@@ -29,16 +33,20 @@ EVENTS_KEY = "security_events"
 PENDING_KEY = "security_events_pending"
 
 
+CASEWORKER_NAMED = _l("Caseworker %(name)s.")
+
+
 @dataclass(frozen=True)
 class SecurityEvent:
     """An audit action admins must see: its label in the list and the email's subject."""
 
     action: str
-    label: str
+    label: str | LazyString  # lazy_gettext: the list and the email read in their own language
     # The page about the object, as an endpoint and the name of its id argument (the cases
     # package names its own manage page; accounts knows no other package's routes).
     link: tuple[str, str] | None = None
-    staff_label: str = "caseworker"  # what a "staff" id in the details is to this event
+    # The sentence about the person a "staff" id in the details names, with %(name)s for them.
+    staff_label: str | LazyString = CASEWORKER_NAMED
 
 
 def add_security_events(app: Flask, *events: SecurityEvent) -> None:
@@ -109,31 +117,41 @@ def notify_admins(pending: list[tuple[str, str]]) -> bool:
     if not admins:
         return False
     events = known_events()
-    labels = [f"- {at}: {events[action].label}" for action, at in pending]
-    subject = events[pending[0][0]].label
-    if len(pending) > 1:
-        subject += f" (and {len(pending) - 1} more)"
-    body = (
-        "Security events were recorded:\n\n"
-        + "\n".join(labels)
-        + "\n\nSee who and what in the admin area, under Security events:\n"
-        + _list_url()
-        + "\n"
-    )
-    return send_mail(list(admins), f"Security event: {subject}", body)
+    with in_staff_language():
+        labels = [f"- {at}: {events[action].label}" for action, at in pending]
+        subject = str(events[pending[0][0]].label)
+        if len(pending) > 1:
+            subject = ngettext(
+                "%(event)s (and %(num)d more)",
+                "%(event)s (and %(num)d more)",
+                len(pending) - 1,
+                event=subject,
+            )
+        body = (
+            _("Security events were recorded:")
+            + "\n\n"
+            + "\n".join(labels)
+            + "\n\n"
+            + _("See who and what in the admin area, under Security events:")
+            + "\n"
+            + _list_url()
+            + "\n"
+        )
+        subject = _("Security event: %(event)s", event=subject)
+    return send_mail(list(admins), subject, body)
 
 
 ACCOUNT_EVENTS = (
-    SecurityEvent("invitation.created", "Invitation created"),
-    SecurityEvent("user.reset_issued", "Sign-in reset issued"),
-    SecurityEvent("user.vetted", "Account vetted"),
-    SecurityEvent("user.role_change_requested", "Role change asked for"),
-    SecurityEvent("user.role_changed", "Role changed", staff_label="asked by"),
-    SecurityEvent("user.reactivated", "Account reactivated"),
-    SecurityEvent("user.unlocked", "Account unlocked"),
-    SecurityEvent("user.duress_locked", "Account locked by its owner (duress)"),
-    SecurityEvent("user.deactivated", "Account deactivated"),
-    SecurityEvent("account.failures_alarm", "Many failed sign-ins for one account"),
+    SecurityEvent("invitation.created", _l("Invitation created")),
+    SecurityEvent("user.reset_issued", _l("Sign-in reset issued")),
+    SecurityEvent("user.vetted", _l("Account vetted")),
+    SecurityEvent("user.role_change_requested", _l("Role change asked for")),
+    SecurityEvent("user.role_changed", _l("Role changed"), staff_label=_l("Asked by %(name)s.")),
+    SecurityEvent("user.reactivated", _l("Account reactivated")),
+    SecurityEvent("user.unlocked", _l("Account unlocked")),
+    SecurityEvent("user.duress_locked", _l("Account locked by its owner (duress)")),
+    SecurityEvent("user.deactivated", _l("Account deactivated")),
+    SecurityEvent("account.failures_alarm", _l("Many failed sign-ins for one account")),
 )
 
 

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy import select
 
 import audit
@@ -17,7 +20,7 @@ from accounts.totp import new_totp_secret, verify_totp
 from extensions import db
 from security.clock import now
 
-GENERIC_LOGIN_FAILURE = (
+GENERIC_LOGIN_FAILURE = _l(
     "Sign-in failed: the email, password or code was not right. "
     "After repeated failures from one place, each try there waits longer than the last."
 )
@@ -48,7 +51,7 @@ def create_user(email: str, name: str, role: Role, password: str, *, actor: User
     """Create a vetted user with a TOTP secret (the CLI path); audited."""
     email = normalise_email(email)
     if find_user_by_email(email):
-        raise AccountError("A user with this email already exists.")
+        raise AccountError(_("A user with this email already exists."))
     check_password_policy(password, email, name)
     moment = now()
     user = User(
@@ -71,7 +74,7 @@ def create_user(email: str, name: str, role: Role, password: str, *, actor: User
 def deactivate_user(user: User, *, actor: User) -> int:
     """Deactivate a user and end their sessions at once."""
     if user.id == actor.id:
-        raise AccountError("You cannot deactivate your own account.")
+        raise AccountError(_("You cannot deactivate your own account."))
     user.is_active = False
     ended = end_all_sessions(user)
     audit.record(actor, "user.deactivated", "user", user.id, sessions_ended=ended)
@@ -96,7 +99,7 @@ def change_password(user: User, current: str, new: str, network: str) -> int:
     throttle.check(user.email, network)
     if not verify_password(user.password_hash, current):
         _register_failure(user, "password change", network)
-        raise AccountError("The current password is not right.")
+        raise AccountError(_("The current password is not right."))
     check_password_policy(new, user.email, user.name)
     user.password_hash = hash_password(new)
     user.password_changed_at = now()
@@ -147,7 +150,7 @@ def begin_login(email: str, password: str, network: str) -> str:
     elif user is None:
         audit.record(None, "login.failed", "user", None, reason="unknown email")
         throttle.register_failure(email, network, None)  # counted the same, known or not
-    token, _ = start_session(user, SessionStage.PENDING, is_password_ok=is_password_ok)
+    token, _session = start_session(user, SessionStage.PENDING, is_password_ok=is_password_ok)
     return token
 
 
@@ -157,7 +160,7 @@ class LoginResult:
 
     token: str | None = None
     user: User | None = None
-    message: str = GENERIC_LOGIN_FAILURE
+    message: str | LazyString = GENERIC_LOGIN_FAILURE
 
 
 def complete_login(pending: StaffSession, code: str, network: str) -> LoginResult:
@@ -173,14 +176,14 @@ def complete_login(pending: StaffSession, code: str, network: str) -> LoginResul
     # Password and code both proved who this is: now it is safe to say why they cannot enter.
     if not user.is_active:
         audit.record(user, "login.refused", "user", user.id, reason="deactivated")
-        return LoginResult(message="This account has been deactivated. Ask an admin.")
+        return LoginResult(message=_("This account has been deactivated. Ask an admin."))
     if not user.is_vetted:
         audit.record(user, "login.refused", "user", user.id, reason="not vetted")
-        return LoginResult(message="Your account is waiting to be vetted by an admin.")
+        return LoginResult(message=_("Your account is waiting to be vetted by an admin."))
     if user.totp_confirmed_at is None:
         user.totp_confirmed_at = now()
     throttle.clear(user.email, network)
-    token, _ = start_session(user, SessionStage.ACTIVE)
+    token, _session = start_session(user, SessionStage.ACTIVE)
     audit.record(user, "login.succeeded", "user", user.id)
     return LoginResult(token=token, user=user, message="")
 
@@ -259,7 +262,7 @@ def invite_user(email: str, name: str, role: Role, *, actor: User) -> tuple[str,
     """Create a one-time invitation link for a new staff member (shown to the admin once)."""
     email = normalise_email(email)
     if find_user_by_email(email):
-        raise AccountError("A user with this email already exists.")
+        raise AccountError(_("A user with this email already exists."))
     _revoke_open_links(email)
     token, link = _issue_link(LinkPurpose.INVITE, email, name.strip(), role, None, actor)
     audit.record(actor, "invitation.created", "invitation", link.id, role=role.value)
@@ -293,11 +296,11 @@ def find_usable_link(token: str) -> Invitation:
     """The invitation for a token, or LinkNotUsable with a message for the person holding it."""
     link = db.session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
     if link is None:
-        raise LinkNotUsable("This link is not valid. Ask an admin for a new one.")
+        raise LinkNotUsable(_("This link is not valid. Ask an admin for a new one."))
     if link.used_at is not None:
-        raise LinkNotUsable("This link has already been used. Ask an admin for a new one.")
+        raise LinkNotUsable(_("This link has already been used. Ask an admin for a new one."))
     if link.revoked_at is not None or link.expires_at <= now():
-        raise LinkNotUsable("This link has expired. Ask an admin for a new one.")
+        raise LinkNotUsable(_("This link has expired. Ask an admin for a new one."))
     return link
 
 
@@ -307,13 +310,13 @@ def accept_link(link: Invitation, password: str) -> tuple[str, User]:
     moment = now()
     if link.purpose is LinkPurpose.INVITE:
         if find_user_by_email(link.email):
-            raise LinkNotUsable("An account with this email already exists.")
+            raise LinkNotUsable(_("An account with this email already exists."))
         user = User(email=link.email, name=link.name, role=link.role, is_vetted=False)
         db.session.add(user)
     else:
         found = db.session.get(User, link.user_id)
         if found is None:
-            raise LinkNotUsable("This link is not valid. Ask an admin for a new one.")
+            raise LinkNotUsable(_("This link is not valid. Ask an admin for a new one."))
         user = found
     user.password_hash = hash_password(password)
     user.password_changed_at = moment
@@ -323,7 +326,7 @@ def accept_link(link: Invitation, password: str) -> tuple[str, User]:
     db.session.flush()
     link.user_id = user.id
     audit.record(user, "invitation.accepted", "invitation", link.id, scope=link.purpose.value)
-    token, _ = start_session(user, SessionStage.ENROLLING)
+    token, _session = start_session(user, SessionStage.ENROLLING)
     return token, user
 
 
@@ -331,9 +334,9 @@ def confirm_enrolment(session_row: StaffSession, code: str) -> User:
     """Confirm the authenticator app with its first code, then end the enrolment session."""
     user = session_row.user
     if user is None:
-        raise AccountError("This enrolment has ended. Sign in or ask an admin for a new link.")
+        raise AccountError(_("This enrolment has ended. Sign in or ask an admin for a new link."))
     if not verify_totp(user, code):
-        raise AccountError("That code is not right. Check the time on your phone and try again.")
+        raise AccountError(_("That code is not right. Check the time on your phone and try again."))
     user.totp_confirmed_at = now()
     db.session.delete(session_row)
     audit.record(user, "two_factor.enrolled", "user", user.id)

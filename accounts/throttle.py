@@ -24,6 +24,7 @@ import math
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -46,8 +47,11 @@ class Throttled(Exception):
     def __init__(self, seconds: int) -> None:
         self.seconds = seconds
         super().__init__(
-            f"Too many failed attempts from here. Wait {seconds} second"
-            f"{'' if seconds == 1 else 's'}, then try again."
+            ngettext(
+                "Too many failed attempts from here. Wait %(num)d second, then try again.",
+                "Too many failed attempts from here. Wait %(num)d seconds, then try again.",
+                seconds,
+            )
         )
 
 

@@ -6,6 +6,7 @@ single admin does either from the server's command line, and the audit log says 
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 import audit
@@ -43,9 +44,13 @@ def vet_user(user: User, *, actor: User) -> None:
     if user.is_vetted:
         return
     if user.totp_confirmed_at is None or user.password_hash is None:
-        raise AccountError(f"{user.name} has not finished setting up their account yet.")
+        raise AccountError(
+            _("%(name)s has not finished setting up their account yet.", name=user.name)
+        )
     if inviter_of(user) == actor.id:
-        raise AccountError(f"You set up {user.name}'s account, so another admin must vet them.")
+        raise AccountError(
+            _("You set up %(name)s's account, so another admin must vet them.", name=user.name)
+        )
     user.is_vetted = True
     user.vetted_at = now()
     audit.record(actor, "user.vetted", "user", user.id, role=user.role.value, method="admin")
@@ -82,7 +87,7 @@ def vet_user_from_cli(user: User) -> None:
 def request_role_change(user: User, role: Role, *, actor: User) -> bool:
     """Ask for a user's role to change; a second admin approves it. False when nothing changes."""
     if user.id == actor.id:
-        raise AccountError("You cannot change your own role.")
+        raise AccountError(_("You cannot change your own role."))
     if user.role is role:
         if user.pending_role is None:
             return False
@@ -106,11 +111,11 @@ def approve_role_change(user: User, *, actor: User) -> None:
     """A second admin approves a requested role change; the user's sessions end so it applies
     everywhere at once."""
     if user.pending_role is None:
-        raise AccountError(f"No role change is waiting for {user.name}.")
+        raise AccountError(_("No role change is waiting for %(name)s.", name=user.name))
     if user.id == actor.id:
-        raise AccountError("You cannot approve a change of your own role.")
+        raise AccountError(_("You cannot approve a change of your own role."))
     if user.role_requested_by_id == actor.id:
-        raise AccountError("You asked for this change, so another admin must approve it.")
+        raise AccountError(_("You asked for this change, so another admin must approve it."))
     _apply_role(user, user.pending_role, actor, method="admin")
 
 

@@ -16,6 +16,9 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_babel.speaklater import LazyString
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -46,7 +49,7 @@ class StaffArea:
     and the roles that land there after signing in."""
 
     endpoint: str
-    label: str
+    label: str | LazyString  # lazy_gettext, so the navigation reads in each reader's language
     roles: tuple[Role, ...]
     home_of: tuple[Role, ...] = ()
 
@@ -141,7 +144,7 @@ def two_factor() -> ResponseReturnValue:
     """Step two: the code from the authenticator app."""
     pending = find_session(session_token(), SessionStage.PENDING)
     if pending is None:
-        flash("Start by entering your email and password.", "info")
+        flash(_("Start by entering your email and password."), "info")
         return redirect(url_for("accounts.login"))
     form = CodeForm()
     if form.validate_on_submit():
@@ -152,7 +155,7 @@ def two_factor() -> ResponseReturnValue:
             return render_template("accounts/two_factor.html", form=form), 429
         db.session.commit()
         if result.token is None or result.user is None:
-            flash(result.message, "error")
+            flash(str(result.message), "error")
             return _with_cookie(redirect(url_for("accounts.login")), None)
         target = safe_next(request.args.get("next")) or home_for(result.user.role)
         return _with_cookie(redirect(target), result.token)
@@ -167,7 +170,7 @@ def logout() -> ResponseReturnValue:
         if session_row is not None:
             end_session(session_row)
     db.session.commit()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return _with_cookie(redirect(url_for("accounts.login")), None)
 
 
@@ -193,7 +196,14 @@ def end_all() -> ResponseReturnValue:
         return redirect(url_for("accounts.account"))
     ended = services.log_out_everywhere(current_user._get_current_object())
     db.session.commit()
-    flash(f"Signed out of {ended} session(s) on every device.", "info")
+    flash(
+        ngettext(
+            "Signed out of %(num)d session on every device.",
+            "Signed out of %(num)d sessions on every device.",
+            ended,
+        ),
+        "info",
+    )
     return _with_cookie(redirect(url_for("accounts.login")), None)
 
 
@@ -206,7 +216,7 @@ def duress() -> ResponseReturnValue:
         return redirect(url_for("accounts.account"))
     services.duress_lock(current_user._get_current_object())
     db.session.commit()
-    flash("Your account is locked and every session has ended. An admin can unlock it.", "info")
+    flash(_("Your account is locked and every session has ended. An admin can unlock it."), "info")
     return _with_cookie(redirect(url_for("accounts.login")), None)
 
 
@@ -230,7 +240,7 @@ def change_password() -> ResponseReturnValue:
             db.session.commit()  # a wrong current password is counted
         else:
             db.session.commit()
-            flash("Password changed. Sign in again with the new one.", "info")
+            flash(_("Password changed. Sign in again with the new one."), "info")
             return _with_cookie(redirect(url_for("accounts.login")), None)
     return render_template(
         "accounts/account.html",
@@ -258,7 +268,7 @@ def reauthenticate() -> ResponseReturnValue:
         db.session.commit()
         if ok:
             return redirect(safe_next(form.next.data) or home_for(current_user.role))
-        form.code.errors = ["The password or code was not right."]
+        form.code.errors = [_("The password or code was not right.")]
     return render_template("accounts/reauthenticate.html", form=form)
 
 
@@ -273,7 +283,7 @@ def accept_invitation(token: str) -> ResponseReturnValue:
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
-            session_token_value, _ = services.accept_link(link, form.password.data or "")
+            session_token_value, _user = services.accept_link(link, form.password.data or "")
         except WeakPassword as error:
             form.password.errors = [*form.password.errors, str(error)]
         except services.LinkNotUsable as error:
@@ -290,7 +300,7 @@ def enrol() -> ResponseReturnValue:
     """Show the TOTP QR code and secret; confirm with the first code."""
     session_row = find_session(session_token(), SessionStage.ENROLLING)
     if session_row is None or session_row.user is None:
-        flash("This enrolment has ended. Sign in, or ask an admin for a new link.", "info")
+        flash(_("This enrolment has ended. Sign in, or ask an admin for a new link."), "info")
         return redirect(url_for("accounts.login"))
     user = session_row.user
     form = CodeForm()
@@ -303,9 +313,12 @@ def enrol() -> ResponseReturnValue:
         else:
             db.session.commit()
             if user.is_vetted:
-                flash("Your authenticator is set up. Sign in with it now.", "info")
+                flash(_("Your authenticator is set up. Sign in with it now."), "info")
             else:
-                flash("Your account is set up. An admin will vet it; then you can sign in.", "info")
+                flash(
+                    _("Your account is set up. An admin will vet it; then you can sign in."),
+                    "info",
+                )
             return _with_cookie(redirect(url_for("accounts.login")), None)
     uri = totp.provisioning_uri(user)
     return render_template(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 
 from accounts import admin_views, cli, guards, security_events, totp, views
 from accounts.models import Role
@@ -26,7 +27,7 @@ def init_app(app: Flask) -> None:
     for blueprint in (views.bp, admin_views.bp, cli.bp):
         app.register_blueprint(blueprint)
     add_resealer(app, totp.TOTP_SEEDS)
-    add_staff_area(app, StaffArea("admin.index", "Staff", (Role.ADMIN,), home_of=(Role.ADMIN,)))
-    add_staff_area(app, StaffArea("admin.security_events", "Security", (Role.ADMIN,)))
-    add_staff_area(app, StaffArea("admin.audit_log", "Audit log", (Role.ADMIN,)))
+    add_staff_area(app, StaffArea("admin.index", _l("Staff"), (Role.ADMIN,), home_of=(Role.ADMIN,)))
+    add_staff_area(app, StaffArea("admin.security_events", _l("Security"), (Role.ADMIN,)))
+    add_staff_area(app, StaffArea("admin.audit_log", _l("Audit log"), (Role.ADMIN,)))
     security_events.init_app(app)

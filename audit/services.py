@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from flask import Flask, current_app
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from audit.models import GENESIS_HASH, AuditHead, AuditRecord
 from extensions import db
@@ -27,6 +28,7 @@ ALLOWED_DETAIL_KEYS = frozenset(
         "category",
         "count",
         "currency",
+        "document",  # a case document's random id
         "drive",
         "expires_at",
         "fields",
@@ -226,14 +228,16 @@ def record(
     return entry
 
 
-def verify_chain(batch_size: int = 5000) -> ChainReport:
-    """Walk the chain in order; report the first record that was changed, removed or inserted."""
+def verify_chain(batch_size: int = 5000, session: Session | None = None) -> ChainReport:
+    """Walk the chain in order; report the first record that was changed, removed or inserted.
+    `session` reads another database than the app's (a restored backup's copy)."""
+    database = db.session if session is None else session
     expected_previous = GENESIS_HASH
     checked = 0
     last_id = 0
     link_key = _link_key()
     while True:
-        rows = db.session.scalars(
+        rows = database.scalars(
             select(AuditRecord)
             .where(AuditRecord.id > last_id)
             .order_by(AuditRecord.id)
@@ -274,11 +278,11 @@ def verify_chain(batch_size: int = 5000) -> ChainReport:
             expected_previous = row.record_hash
             last_id = row.id
             checked += 1
-        db.session.expunge_all()
-    head = db.session.get(AuditHead, HEAD_ID)
+        database.expunge_all()
+    head = database.get(AuditHead, HEAD_ID)
     if head is not None and last_id > head.last_record_id:
         # The chain links up, but the log never wrote these: someone appended them by hand.
-        added = db.session.scalar(
+        added = database.scalar(
             select(func.min(AuditRecord.id)).where(AuditRecord.id > head.last_record_id)
         )
         return ChainReport(checked, added, "was added after the newest record the log wrote")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from flask import Flask
 
-from audit import cli
+from audit import backup_hooks, cli
+from security import backup
 
 
 def init_app(app: Flask) -> None:
-    """Wire the audit log into the app."""
+    """Wire the audit log into the app (and into security's backups)."""
     app.register_blueprint(cli.bp)
+    backup.add_manifest_entry(app, backup_hooks.audit_head)
+    backup.add_check(app, backup_hooks.check_chain)
+    backup.add_created_listener(app, backup_hooks.record_backup)

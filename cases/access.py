@@ -7,6 +7,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy import Select, false, select
 
 import audit
@@ -39,7 +42,7 @@ def require_open() -> None:
     """Every way into case records passes here (the functions below and intake), so a
     lockdown closes them all at once; views answer CasesLockedDown with the locked page."""
     if is_locked_down():
-        raise CasesLockedDown("Case records are locked down by an admin.")
+        raise CasesLockedDown(_("Case records are locked down by an admin."))
 
 
 def cases_visible_to(user: User) -> Select[Case]:
@@ -98,7 +101,7 @@ def break_glass(case_id: str, admin: User, reason: str) -> BreakGlass:
     """Open one case to an admin for a short while, with a reason; audited and shown."""
     case = case_facts_for_admin(admin, case_id)
     if len(reason.strip()) < 10:
-        raise CaseError("Explain why you need to open this case (at least a sentence).")
+        raise CaseError(_("Explain why you need to open this case (at least a sentence)."))
     moment = now()
     grant = BreakGlass(
         case_id=case.id,
@@ -120,11 +123,13 @@ def break_glass_history(case: Case) -> list[tuple[BreakGlass, str | None]]:
     return [(grant, encryption.decrypt(case, grant.reason_enc, "break-glass")) for grant in grants]
 
 
+# Each change as a whole sentence, for the page to fill with the names: the person who made it
+# (%(actor)s) and the caseworker it concerns (%(staff)s).
 ACCESS_ACTIONS = {
-    "case.created": "opened the case",
-    "case.assigned": "assigned",
-    "case.unassigned": "took off the case",
-    "case.break_glass": "opened it through break-glass",
+    "case.created": _l("%(actor)s opened the case."),
+    "case.assigned": _l("%(actor)s assigned %(staff)s."),
+    "case.unassigned": _l("%(actor)s took off the case %(staff)s."),
+    "case.break_glass": _l("%(actor)s opened it through break-glass."),
 }
 
 
@@ -134,7 +139,7 @@ class AccessChange:
 
     at: datetime
     actor_id: int | None
-    what: str
+    what: LazyString  # a sentence with %(actor)s and %(staff)s for the names
     staff_id: int | None
 
 

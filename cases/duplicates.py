@@ -18,6 +18,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 import audit
@@ -30,7 +32,7 @@ from security.clock import now
 
 SEPARATORS = (",", ";", "\n")
 HIT = "case.duplicate_hit"
-PAUSED_MESSAGE = (
+PAUSED_MESSAGE = _l(
     "Intake is paused for your account, and an admin has been told. "
     "They will lift it after talking with you."
 )
@@ -43,16 +45,16 @@ class IntakePaused(CaseError):
 def check_legal_name(identity: dict[str, str | None]) -> None:
     """A case has one legal name (the index reads commas and semicolons as separators)."""
     if any(mark in (identity.get("legal_name") or "") for mark in SEPARATORS):
-        raise CaseError("Enter one legal name, without commas or semicolons.")
+        raise CaseError(_("Enter one legal name, without commas or semicolons."))
 
 
 def check_single_identity(identity: dict[str, str | None]) -> None:
     """An intake names one person by one legal name, one other name and one contact."""
     check_legal_name(identity)
     if any(mark in (identity.get("known_as") or "").strip() for mark in SEPARATORS):
-        raise CaseError("Enter one other name now; add more once the case is saved.")
+        raise CaseError(_("Enter one other name now; add more once the case is saved."))
     if any(mark in (identity.get("contact") or "").strip() for mark in SEPARATORS):
-        raise CaseError("Enter one contact now; add more once the case is saved.")
+        raise CaseError(_("Enter one contact now; add more once the case is saved."))
 
 
 def check_additions(before: dict[str, str | None], after: dict[str, str | None]) -> int:
@@ -61,7 +63,10 @@ def check_additions(before: dict[str, str | None], after: dict[str, str | None])
     kinds = [kind for kind, _ in new]
     if kinds.count("name") > 1 or kinds.count("contact") > 1:
         raise CaseError(
-            "Add one new name and one new contact at a time: each is checked against other cases."
+            _(
+                "Add one new name and one new contact at a time: each is checked against"
+                " other cases."
+            )
         )
     return len(new)
 
@@ -116,7 +121,7 @@ def _open_pause(user_id: int) -> IntakePause | None:
 def require_intake_open(user: User) -> None:
     """IntakePaused while an admin has not lifted this caseworker's pause."""
     if _open_pause(user.id) is not None:
-        raise IntakePaused(PAUSED_MESSAGE)
+        raise IntakePaused(str(PAUSED_MESSAGE))
 
 
 def _pause_if_probing(user: User) -> None:
@@ -162,19 +167,20 @@ def codes_of(reviews: list[DuplicateReview]) -> dict[str, str]:
     return {row.id: row.code for row in rows}
 
 
-OUTCOMES = {"different": "different people", "same": "the same person"}
+# An admin's decisions, as the review's buttons say them.
+OUTCOMES = {"different": _l("Different people"), "same": _l("The same person")}
 
 
 def review(review_id: int, outcome: str, admin: User) -> DuplicateReview:
     """An admin's decision on a hit: the same person (then they merge or close by hand) or
     different people."""
     if outcome not in OUTCOMES:
-        raise CaseError("Choose whether these are the same person or different people.")
+        raise CaseError(_("Choose whether these are the same person or different people."))
     found = db.session.get(DuplicateReview, review_id)
     if found is None:
-        raise CaseError("No such possible duplicate.")
+        raise CaseError(_("No such possible duplicate."))
     if found.reviewed_at is not None:
-        raise CaseError("This possible duplicate was already reviewed.")
+        raise CaseError(_("This possible duplicate was already reviewed."))
     found.outcome = outcome
     found.reviewed_at = now()
     found.reviewed_by_id = admin.id
@@ -195,8 +201,27 @@ def lift_pause(pause_id: int, admin: User) -> IntakePause:
     """Open intake again for a caseworker (after an admin has talked with them)."""
     pause = db.session.get(IntakePause, pause_id)
     if pause is None or pause.lifted_at is not None:
-        raise CaseError("This pause was already lifted.")
+        raise CaseError(_("This pause was already lifted."))
     pause.lifted_at = now()
     pause.lifted_by_id = admin.id
     audit.record(admin, "case.intake_pause_lifted", "user", pause.user_id)
     return pause
+
+
+def look_up(name: str, contact: str, admin: User) -> list[str]:
+    """Admins only: the codes of live cases whose blind index holds this name or contact
+    (normalised as at intake). Audited with the count, never the query."""
+    entries = index_entries({"legal_name": name, "contact": contact})
+    if not entries:
+        raise CaseError(_("Enter a name or a contact to look up."))
+    digests = [digest for _, digest in entries]
+    codes = sorted(
+        db.session.scalars(
+            select(Case.code)
+            .join(BlindIndexEntry, BlindIndexEntry.case_id == Case.id)
+            .where(BlindIndexEntry.digest.in_(digests), Case.purged_at.is_(None))
+            .distinct()
+        )
+    )
+    audit.record(admin, "case.lookup", "case", None, count=len(codes))
+    return codes

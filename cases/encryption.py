@@ -4,6 +4,7 @@ sealed under that key, and the blind index that finds duplicates without decrypt
 from __future__ import annotations
 
 from flask import g, has_app_context, has_request_context
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import delete, func, select
 
@@ -21,7 +22,7 @@ class CaseError(ValueError):
 
 def data_key(case: Case) -> bytes:
     if case.key is None:
-        raise CaseError("This case was purged: its contents no longer exist.")
+        raise CaseError(_("This case was purged: its contents no longer exist."))
     wrapped = crypto.WrappedKey(case.key.master_key_id, case.key.wrapped_key)
     return keystore.unwrap(wrapped, case.id)
 
@@ -47,6 +48,13 @@ def decrypt(case: Case, blob: bytes | None, field: str) -> str | None:
         return None
     _audit_opening(case)
     return crypto.decrypt(data_key(case), blob, case.id, field)
+
+
+def reading_key(case: Case) -> bytes:
+    """The data key for a reader who opens many ciphertexts at once (a document's chunks),
+    unwrapped once; the opening is audited here, as in `decrypt`."""
+    _audit_opening(case)
+    return data_key(case)
 
 
 OPENED_KEY = "cases_opened"

@@ -6,6 +6,8 @@ import enum
 import uuid
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -46,21 +48,41 @@ class Stage(enum.StrEnum):
     SCREENING = "screening"
     VERIFIED = "verified"
     APPROVED = "approved"
+    DOCUMENTS = "documents"  # travel documents and visas in progress
     FUNDED = "funded"
     TRAVEL_BOOKED = "travel_booked"
-    IN_TRANSIT = "in_transit"
+    IN_TRANSIT = "in_transit"  # may last months, in a transit country
     ARRIVED = "arrived"
-    CLOSED = "closed"
+    SETTLING = "settling"  # support after arrival
+    CLOSED = "closed"  # with an Outcome
+    # Before outcomes, cases closed early in these stages; only history still names them
+    # (migration 0016 moved every such case to CLOSED with the matching outcome).
     DECLINED = "declined"
     WITHDRAWN = "withdrawn"
 
     @property
-    def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+    def label(self) -> LazyString:
+        """The stage's name, in the reader's language."""
+        return _STAGE_LABELS[self]
 
     @property
     def is_closed(self) -> bool:
         return self in (Stage.CLOSED, Stage.DECLINED, Stage.WITHDRAWN)
+
+
+class Outcome(enum.StrEnum):
+    """How a case ended."""
+
+    RELOCATED = "relocated"
+    CASH_ASSISTANCE = "cash_assistance"
+    REFERRED_OUT = "referred_out"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+    LOST_CONTACT = "lost_contact"
+
+    @property
+    def label(self) -> LazyString:
+        return _OUTCOME_LABELS[self]
 
 
 class RiskLevel(enum.StrEnum):
@@ -69,6 +91,10 @@ class RiskLevel(enum.StrEnum):
     HIGH = "high"
     CRITICAL = "critical"
 
+    @property
+    def label(self) -> LazyString:
+        return _RISK_LABELS[self]
+
 
 class ReferralSource(enum.StrEnum):
     PARTNER = "partner"
@@ -76,6 +102,49 @@ class ReferralSource(enum.StrEnum):
     HOTLINE = "hotline"
     COMMUNITY = "community"
     OTHER = "other"
+
+    @property
+    def label(self) -> LazyString:
+        return _SOURCE_LABELS[self]
+
+
+# The labels people read, translated when shown (lazy_gettext: each reader's language).
+_STAGE_LABELS = {
+    Stage.REFERRED: _l("Referred"),
+    Stage.SCREENING: _l("Screening"),
+    Stage.VERIFIED: _l("Verified"),
+    Stage.APPROVED: _l("Approved"),
+    Stage.DOCUMENTS: _l("Travel documents"),
+    Stage.FUNDED: _l("Funded"),
+    Stage.TRAVEL_BOOKED: _l("Travel booked"),
+    Stage.IN_TRANSIT: _l("In transit"),
+    Stage.ARRIVED: _l("Arrived"),
+    Stage.SETTLING: _l("Settling"),
+    Stage.CLOSED: _l("Closed"),
+    Stage.DECLINED: _l("Declined"),
+    Stage.WITHDRAWN: _l("Withdrawn"),
+}
+_OUTCOME_LABELS = {
+    Outcome.RELOCATED: _l("Relocated"),
+    Outcome.CASH_ASSISTANCE: _l("Cash assistance only"),
+    Outcome.REFERRED_OUT: _l("Referred out"),
+    Outcome.DECLINED: _l("Declined"),
+    Outcome.WITHDRAWN: _l("Withdrawn"),
+    Outcome.LOST_CONTACT: _l("Lost contact"),
+}
+_RISK_LABELS = {
+    RiskLevel.LOW: _l("Low"),
+    RiskLevel.MEDIUM: _l("Medium"),
+    RiskLevel.HIGH: _l("High"),
+    RiskLevel.CRITICAL: _l("Critical"),
+}
+_SOURCE_LABELS = {
+    ReferralSource.PARTNER: _l("Partner"),
+    ReferralSource.SELF: _l("Self"),
+    ReferralSource.HOTLINE: _l("Hotline"),
+    ReferralSource.COMMUNITY: _l("Community"),
+    ReferralSource.OTHER: _l("Other"),
+}
 
 
 class Case(Model):
@@ -99,6 +168,9 @@ class Case(Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     stage_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[Outcome | None] = mapped_column(value_enum(Outcome, "case_outcome"))
+    # Coarse, in clear like region: where a case in transit waits (a country, not a place).
+    transit_country: Mapped[str | None] = mapped_column(String(80))
     purge_after: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Ciphertexts (NULL when empty or after purge).

@@ -9,11 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
 
 import audit
 from accounts.models import Role, User
-from cases import access, duplicates, encryption
+from cases import access, documents, duplicates, encryption
 from cases.encryption import CaseError
 from cases.models import (
     IDENTITY_FIELDS,
@@ -23,6 +24,7 @@ from cases.models import (
     CaseAssignment,
     CaseKey,
     CaseNote,
+    Outcome,
     ReferralSource,
     RiskLevel,
     Stage,
@@ -37,19 +39,41 @@ from security.clock import now
 
 CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B
 
+_FORWARD: dict[Stage, frozenset[Stage]] = {
+    Stage.REFERRED: frozenset({Stage.SCREENING}),
+    Stage.SCREENING: frozenset({Stage.VERIFIED}),
+    Stage.VERIFIED: frozenset({Stage.APPROVED}),
+    Stage.APPROVED: frozenset({Stage.DOCUMENTS, Stage.FUNDED}),
+    Stage.DOCUMENTS: frozenset({Stage.FUNDED}),
+    Stage.FUNDED: frozenset({Stage.TRAVEL_BOOKED}),
+    Stage.TRAVEL_BOOKED: frozenset({Stage.IN_TRANSIT}),
+    Stage.IN_TRANSIT: frozenset({Stage.ARRIVED}),
+    Stage.ARRIVED: frozenset({Stage.SETTLING}),
+    Stage.SETTLING: frozenset(),
+}
+# Every open stage may close (with an outcome); a closed case only reopens (admins).
 TRANSITIONS: dict[Stage, frozenset[Stage]] = {
-    Stage.REFERRED: frozenset({Stage.SCREENING, Stage.DECLINED, Stage.WITHDRAWN}),
-    Stage.SCREENING: frozenset({Stage.VERIFIED, Stage.DECLINED, Stage.WITHDRAWN}),
-    Stage.VERIFIED: frozenset({Stage.APPROVED, Stage.DECLINED, Stage.WITHDRAWN}),
-    Stage.APPROVED: frozenset({Stage.FUNDED, Stage.DECLINED, Stage.WITHDRAWN}),
-    Stage.FUNDED: frozenset({Stage.TRAVEL_BOOKED, Stage.WITHDRAWN}),
-    Stage.TRAVEL_BOOKED: frozenset({Stage.IN_TRANSIT, Stage.WITHDRAWN}),
-    Stage.IN_TRANSIT: frozenset({Stage.ARRIVED, Stage.WITHDRAWN}),
-    Stage.ARRIVED: frozenset({Stage.CLOSED}),
+    **{stage: forward | {Stage.CLOSED} for stage, forward in _FORWARD.items()},
     Stage.CLOSED: frozenset(),
     Stage.DECLINED: frozenset(),
     Stage.WITHDRAWN: frozenset(),
 }
+# Which outcomes fit where the case stands when it closes.
+_ARRIVED = frozenset({Stage.ARRIVED, Stage.SETTLING})
+_BEFORE_MONEY = frozenset({Stage.REFERRED, Stage.SCREENING, Stage.VERIFIED, Stage.APPROVED})
+OUTCOMES_FROM: dict[Outcome, frozenset[Stage]] = {
+    Outcome.RELOCATED: _ARRIVED,
+    Outcome.CASH_ASSISTANCE: frozenset(_FORWARD) - {Stage.REFERRED, Stage.SCREENING},
+    Outcome.REFERRED_OUT: frozenset(_FORWARD),
+    Outcome.DECLINED: _BEFORE_MONEY | {Stage.DOCUMENTS},
+    Outcome.WITHDRAWN: frozenset(_FORWARD),
+    Outcome.LOST_CONTACT: frozenset(_FORWARD),
+}
+
+
+def outcomes_for(stage: Stage) -> list[Outcome]:
+    """The outcomes a case in this stage may close with, in the order shown."""
+    return [outcome for outcome in Outcome if stage in OUTCOMES_FROM[outcome]]
 
 
 # --- Creating and changing cases ----------------------------------------------------------------
@@ -67,7 +91,7 @@ class ClearFields:
 
 
 def _new_code() -> str:
-    for _ in range(20):
+    for _attempt in range(20):
         code = "RC-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(4))
         if db.session.scalar(select(Case.id).where(Case.code == code)) is None:
             return code
@@ -80,7 +104,7 @@ def create_case(creator: User, identity: dict[str, str | None], clear: ClearFiel
     access.require_open()
     duplicates.require_intake_open(creator)
     if not (identity.get("legal_name") or "").strip():
-        raise CaseError("Enter the person's legal name.")
+        raise CaseError(_("Enter the person's legal name."))
     duplicates.check_single_identity(identity)
     moment = now()
     case = Case(
@@ -148,7 +172,7 @@ def update_case(
 def add_note(case: Case, author: User, body: str) -> CaseNote:
     """Add an encrypted note."""
     if not body.strip():
-        raise CaseError("Write something in the note.")
+        raise CaseError(_("Write something in the note."))
     note = CaseNote(
         case_id=case.id,
         author_id=author.id,
@@ -180,16 +204,61 @@ def history_for(case: Case) -> list[tuple[StageChange, str | None]]:
     ]
 
 
-def change_stage(case: Case, actor: User, to_stage: Stage, reason: str) -> None:
-    """Move along the stage graph; `verified` needs a confirmed verification."""
+def _check_stage_change(
+    case: Case,
+    to_stage: Stage,
+    reason: str,
+    outcome: Outcome | None,
+    transit_country: str | None,
+) -> str:
+    """Refuse a change that breaks a stage rule; the transit country, trimmed."""
     if to_stage not in TRANSITIONS[case.stage]:
-        raise CaseError(f"A case cannot move from {case.stage.label} to {to_stage.label}.")
+        raise CaseError(
+            _(
+                "A case cannot move from %(from_stage)s to %(to_stage)s.",
+                from_stage=case.stage.label,
+                to_stage=to_stage.label,
+            )
+        )
     if not reason.strip():
-        raise CaseError("Give a short reason for the change.")
+        raise CaseError(_("Give a short reason for the change."))
+    if to_stage is Stage.CLOSED:
+        if outcome is None:
+            raise CaseError(_("Choose how the case ended to close it."))
+        if case.stage not in OUTCOMES_FROM[outcome]:
+            raise CaseError(
+                _(
+                    "A case in %(stage)s cannot close as %(outcome)s.",
+                    stage=case.stage.label,
+                    outcome=outcome.label.lower(),
+                )
+            )
+    elif outcome is not None:
+        raise CaseError(_("An outcome is given only when closing a case."))
+    country = (transit_country or "").strip()
+    if country and to_stage is not Stage.IN_TRANSIT:
+        raise CaseError(_("A transit country is given only when moving to In transit."))
+    if len(country) > 80:
+        raise CaseError(_("Keep the transit country to a country's name (80 characters)."))
     if to_stage is Stage.VERIFIED:
         verification = db.session.get(Verification, case.id)
         if verification is None or verification.confirmed_at is None:
-            raise CaseError("Verification must be recorded and confirmed by a second person.")
+            raise CaseError(_("Verification must be recorded and confirmed by a second person."))
+    return country
+
+
+def change_stage(
+    case: Case,
+    actor: User,
+    to_stage: Stage,
+    reason: str,
+    *,
+    outcome: Outcome | None = None,
+    transit_country: str | None = None,
+) -> None:
+    """Move along the stage graph; `verified` needs a confirmed verification, closing an
+    outcome that fits the stage, and `in_transit` may name the transit country."""
+    country = _check_stage_change(case, to_stage, reason, outcome, transit_country)
     moment = now()
     db.session.add(
         StageChange(
@@ -212,9 +281,53 @@ def change_stage(case: Case, actor: User, to_stage: Stage, reason: str) -> None:
     case.stage = to_stage
     case.stage_changed_at = moment
     case.updated_at = moment
+    if to_stage is Stage.IN_TRANSIT:
+        case.transit_country = country or None
     if to_stage.is_closed:
+        case.outcome = outcome
         case.closed_at = moment
         case.purge_after = moment + timedelta(days=current_app.config["CASE_RETENTION_DAYS"])
+
+
+def reopen_case(case: Case, actor: User, reason: str) -> Stage:
+    """An admin reopens a closed case that is not purged: back to the stage it closed from,
+    its outcome and purge date cleared; the reason encrypted like any stage change."""
+    if case.is_purged:
+        raise CaseError(_("This case was purged: its contents no longer exist."))
+    if not case.stage.is_closed:
+        raise CaseError(_("Only a closed case can be reopened."))
+    if len(reason.strip()) < 10:
+        raise CaseError(_("Explain why the case is reopened (at least a sentence)."))
+    closing = db.session.scalar(
+        select(StageChange)
+        .where(StageChange.case_id == case.id, StageChange.to_stage == case.stage)
+        .order_by(StageChange.created_at.desc(), StageChange.id.desc())
+        .limit(1)
+    )
+    back_to = closing.from_stage if closing is not None else None
+    if back_to is None or back_to.is_closed:
+        back_to = Stage.SCREENING
+    moment = now()
+    db.session.add(
+        StageChange(
+            case_id=case.id,
+            from_stage=case.stage,
+            to_stage=back_to,
+            actor_id=actor.id,
+            created_at=moment,
+            reason_enc=encryption.encrypt(case, reason.strip(), "stage-reason"),
+        )
+    )
+    audit.record(
+        actor, "case.reopened", "case", case.id, from_stage=case.stage.value, to_stage=back_to.value
+    )
+    case.stage = back_to
+    case.stage_changed_at = moment
+    case.updated_at = moment
+    case.outcome = None
+    case.closed_at = None
+    case.purge_after = None
+    return back_to
 
 
 # --- Verification: four eyes --------------------------------------------------------------------
@@ -248,15 +361,15 @@ def confirm_verification(case: Case, actor: User) -> None:
     """A second person (admin or another assigned caseworker) confirms the checks."""
     verification = db.session.get(Verification, case.id)
     if verification is None:
-        raise CaseError("No verification has been recorded yet.")
+        raise CaseError(_("No verification has been recorded yet."))
     if verification.recorded_by_id == actor.id:
-        raise CaseError("Someone other than the person who recorded the checks must confirm.")
+        raise CaseError(_("Someone other than the person who recorded the checks must confirm."))
     if not (
         verification.has_seen_documents
         and verification.has_contacted_references
         and verification.has_assessed_risk
     ):
-        raise CaseError("All three checks must be done before confirming.")
+        raise CaseError(_("All three checks must be done before confirming."))
     verification.confirmed_by_id = actor.id
     verification.confirmed_at = now()
     audit.record(actor, "case.verification_confirmed", "case", case.id)
@@ -270,7 +383,7 @@ def assign(case: Case, caseworker: User, actor: User) -> None:
     if caseworker.role is not Role.CASEWORKER or not (
         caseworker.is_active and caseworker.is_vetted
     ):
-        raise CaseError("Only vetted, active caseworkers can be assigned.")
+        raise CaseError(_("Only vetted, active caseworkers can be assigned."))
     if caseworker.id in case.assignee_ids:
         return
     case.assignments.append(CaseAssignment(user_id=caseworker.id, assigned_at=now()))
@@ -281,7 +394,7 @@ def unassign(case: Case, caseworker_id: int, actor: User) -> None:
     """Take a caseworker off the case (a case keeps at least one)."""
     remaining = [a for a in case.assignments if a.user_id != caseworker_id]
     if not remaining:
-        raise CaseError("A case needs at least one assigned caseworker.")
+        raise CaseError(_("A case needs at least one assigned caseworker."))
     case.assignments = remaining
     audit.record(actor, "case.unassigned", "case", case.id, staff=caseworker_id)
 
@@ -297,6 +410,7 @@ def purge_case(case: Case, actor: User | None, reason: str) -> None:
     db.session.execute(delete(BlindIndexEntry).where(BlindIndexEntry.case_id == case.id))
     db.session.execute(delete(BreakGlass).where(BreakGlass.case_id == case.id))
     db.session.execute(delete(Verification).where(Verification.case_id == case.id))
+    documents.delete_case_documents(case)
     db.session.execute(
         update(StageChange).where(StageChange.case_id == case.id).values(reason_enc=None)
     )
@@ -314,6 +428,7 @@ SHREDDED_TABLES = (
     BlindIndexEntry.__tablename__,
     BreakGlass.__tablename__,
     Verification.__tablename__,
+    *documents.SHREDDED_TABLES,
 )
 
 

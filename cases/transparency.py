@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from babel.dates import format_date
 from flask import render_template
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -32,10 +33,13 @@ from extensions import db
 from finance.models import Category, Disbursement, DisbursementStatus
 from fundraising.models import Drive
 from fundraising.money import exponent
+from security import locales
 from security.clock import now
 
 MINIMUM_CASES = 3
-RELOCATED = (Stage.ARRIVED, Stage.CLOSED)
+# Every relocated case passed through ARRIVED (closing as relocated needs it), so its first
+# arrival is when it counts; cases closed for other outcomes never arrived.
+RELOCATED = (Stage.ARRIVED,)
 ROUNDING_MAJOR = 100
 
 
@@ -86,9 +90,9 @@ def last_complete_month(moment: datetime) -> date:
 
 
 def as_of_label(month: date) -> str:
-    """The month's last day as the page says it ("30 November 2026")."""
+    """The month's last day as the page says it, in the reader's language ("30 November 2026")."""
     last_day = next_month(month) - timedelta(days=1)
-    return f"{last_day.day} {last_day:%B %Y}"
+    return format_date(last_day, "d MMMM y", locale=locales.current())
 
 
 # --- Freezing ---------------------------------------------------------------------------------

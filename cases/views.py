@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -16,23 +17,36 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
 from accounts.forms import ConfirmForm
 from accounts.guards import current_staff, reauth_redirect, reauth_required, role_required
 from accounts.models import Role, User
-from cases import access, duplicates, encryption, services
+from cases import access, documents, duplicates, encryption, services
 from cases.encryption import CaseError
 from cases.forms import (
     AssignForm,
     BreakGlassForm,
     CaseForm,
+    DocumentForm,
     NoteForm,
+    ReopenForm,
     StageForm,
     VerificationForm,
 )
-from cases.models import IDENTITY_FIELDS, Case, ReferralSource, RiskLevel, Stage, Verification
+from cases.models import (
+    IDENTITY_FIELDS,
+    Case,
+    Outcome,
+    ReferralSource,
+    RiskLevel,
+    Stage,
+    Verification,
+)
 from extensions import db
 from security import keystore
 from security.clock import now
@@ -43,15 +57,20 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 F = TypeVar("F", bound=Callable[..., Any])
 STAFF = (Role.CASEWORKER, Role.ADMIN)
 NEXT_ACTIONS = {
-    "referred": "Screen the referral",
-    "screening": "Record and confirm the checks",
-    "verified": "Approve the relocation",
-    "approved": "Request the money",
-    "funded": "Book travel",
-    "travel_booked": "Confirm departure",
-    "in_transit": "Confirm arrival",
-    "arrived": "Close the case",
+    "referred": _l("Screen the referral"),
+    "screening": _l("Record and confirm the checks"),
+    "verified": _l("Approve the relocation"),
+    "approved": _l("Travel documents, or request the money"),
+    "documents": _l("Request the money"),
+    "funded": _l("Book travel"),
+    "travel_booked": _l("Confirm departure"),
+    "in_transit": _l("Confirm arrival"),
+    "arrived": _l("Support settling in"),
+    "settling": _l("Close the case"),
 }
+# The stages a case can be in today (the list filter): not the ones only history names.
+CURRENT_STAGES = [stage for stage in Stage if stage not in (Stage.DECLINED, Stage.WITHDRAWN)]
+CODE_QUERY = re.compile(r"^(?:RC-?)?([A-Z0-9]{4,8})$")
 
 
 def locked_down(_error: access.CasesLockedDown) -> ResponseReturnValue:
@@ -125,10 +144,36 @@ def index() -> ResponseReturnValue:
         moment=now(),
         stage=stage,
         risk=risk,
-        stages=list(Stage),
+        stages=CURRENT_STAGES,
         risks=list(RiskLevel),
         next_actions=NEXT_ACTIONS,
     )
+
+
+@bp.get("/find")
+@role_required(*STAFF)
+def find() -> ResponseReturnValue:
+    """Go to a case by its code (RC-7K3Q, or 7k3q): only among the cases this person may see,
+    so a code nobody may see answers exactly like a code that does not exist."""
+    access.require_open()
+    typed = (request.args.get("code") or "").strip().upper().replace(" ", "")
+    match = CODE_QUERY.match(typed)
+    case = None
+    if match:
+        user = current_staff()
+        code = f"RC-{match.group(1)}"
+        if user.role is Role.ADMIN:
+            case = db.session.scalar(select(Case).where(Case.code == code))
+        else:
+            case = db.session.scalar(
+                access.cases_visible_to(user).where(Case.code == code).options(load_only(Case.id))
+            )
+    if case is None:
+        flash(_("No case you can open has that code. Codes look like RC-7K3Q."), "error")
+        return redirect(url_for("cases.index"))
+    if current_staff().role is Role.ADMIN:
+        return redirect(url_for("cases.manage", case_id=case.id))
+    return redirect(url_for("cases.detail", case_id=case.id))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -150,7 +195,7 @@ def new() -> ResponseReturnValue:
             form.form_errors.append(str(error))
         else:
             db.session.commit()
-            flash(f"Case {case.code} created.", "info")
+            flash(_("Case %(code)s created.", code=case.code), "info")
             return redirect(url_for("cases.detail", case_id=case.id))
     status = 400 if request.method == "POST" else 200
     return render_template("cases/form.html", form=form, case=None), status
@@ -166,8 +211,10 @@ def detail(case: Case) -> ResponseReturnValue:
     verification = db.session.get(Verification, case.id)
     break_glass = access.break_glass_history(case)
     access_changes = access.access_history(case)
+    document_entries = documents.documents_for(case)
     people = [change.actor_id for change, _ in history] + [note.author_id for note, _ in notes]
     people += [grant.admin_id for grant, _ in break_glass]
+    people += [entry.document.created_by_id for entry in document_entries]
     people += [change.actor_id for change in access_changes]
     people += [change.staff_id for change in access_changes]
     if verification is not None:
@@ -186,6 +233,8 @@ def detail(case: Case) -> ResponseReturnValue:
         stage_form=_stage_form(case),
         verification_form=VerificationForm(),
         confirm_form=ConfirmForm(),
+        documents=document_entries,
+        document_form=DocumentForm(),
     )
     db.session.commit()  # the read is audited
     return page
@@ -196,6 +245,10 @@ def _stage_form(case: Case) -> StageForm:
     allowed = services.TRANSITIONS[case.stage]
     form.to_stage.choices = [
         choice for choice in form.to_stage.choices if Stage(choice.value) in allowed
+    ]
+    fitting = {outcome.value for outcome in services.outcomes_for(case.stage)}
+    form.outcome.choices = [
+        choice for choice in form.outcome.choices if not choice.value or choice.value in fitting
     ]
     return form
 
@@ -231,7 +284,7 @@ def edit(case: Case) -> ResponseReturnValue:
             form.form_errors.append(str(error))
         else:
             db.session.commit()
-            flash("Case saved.", "info")
+            flash(_("Case saved."), "info")
             return redirect(url_for("cases.detail", case_id=case.id))
     page = render_template("cases/form.html", form=form, case=case)
     db.session.commit()
@@ -246,9 +299,9 @@ def add_note(case: Case) -> ResponseReturnValue:
     form = NoteForm()
     if form.validate_on_submit():
         services.add_note(case, current_staff(), form.body.data or "")
-        flash("Note added.", "info")
+        flash(_("Note added."), "info")
     else:
-        flash("Write something in the note.", "error")
+        flash(_("Write something in the note."), "error")
     db.session.commit()
     return redirect(url_for("cases.detail", case_id=case.id))
 
@@ -262,14 +315,19 @@ def change_stage(case: Case) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             services.change_stage(
-                case, current_staff(), Stage(form.to_stage.data), form.reason.data or ""
+                case,
+                current_staff(),
+                Stage(form.to_stage.data),
+                form.reason.data or "",
+                outcome=Outcome(form.outcome.data) if form.outcome.data else None,
+                transit_country=form.transit_country.data,
             )
         except (CaseError, ValueError) as error:
             flash(str(error), "error")
         else:
-            flash(f"Moved to {case.stage.label}.", "info")
+            flash(_("Moved to %(stage)s.", stage=case.stage.label), "info")
     else:
-        flash("Choose a stage and give a reason.", "error")
+        flash(_("Choose a stage (and, to close, an outcome) and give a reason."), "error")
     db.session.commit()
     return redirect(url_for("cases.detail", case_id=case.id))
 
@@ -289,7 +347,7 @@ def record_verification(case: Case) -> ResponseReturnValue:
             has_assessed_risk=bool(form.has_assessed_risk.data),
             notes=form.notes.data or "",
         )
-        flash("Checks recorded. A second person must confirm them.", "info")
+        flash(_("Checks recorded. A second person must confirm them."), "info")
     db.session.commit()
     return redirect(url_for("cases.detail", case_id=case.id))
 
@@ -305,7 +363,7 @@ def confirm_verification(case: Case) -> ResponseReturnValue:
         except CaseError as error:
             flash(str(error), "error")
         else:
-            flash("Verification confirmed.", "info")
+            flash(_("Verification confirmed."), "info")
     db.session.commit()
     return redirect(url_for("cases.detail", case_id=case.id))
 
@@ -360,13 +418,13 @@ def manage(case_id: str) -> ResponseReturnValue:
         worker = db.session.get(User, form.user_id.data)
         try:
             if worker is None:
-                raise CaseError("Choose a caseworker.")
+                raise CaseError(_("Choose a caseworker."))
             services.assign(case, worker, current_staff())
         except CaseError as error:
             flash(str(error), "error")
         else:
             db.session.commit()
-            flash(f"{worker.name} is assigned to {case.code}.", "info")
+            flash(_("%(name)s is assigned to %(code)s.", name=worker.name, code=case.code), "info")
         return redirect(url_for("cases.manage", case_id=case.id))
     access_changes = access.access_history(case)
     people: list[int | None] = [assignment.user_id for assignment in case.assignments]
@@ -380,6 +438,7 @@ def manage(case_id: str) -> ResponseReturnValue:
         access_changes=access_changes,
         confirm_form=ConfirmForm(),
         glass_form=BreakGlassForm(),
+        reopen_form=ReopenForm(),
         uses_token=keystore.uses_token(),
         backups_unreadable_after=keystore.backups_unreadable_after(),
         retention_days=keystore.retention().days,
@@ -409,7 +468,7 @@ def break_glass(case_id: str) -> ResponseReturnValue:
     """Open a case's contents for 30 minutes, with a reason (audited, shown to its staff)."""
     form = BreakGlassForm()
     if not form.validate_on_submit():
-        flash("Explain why you need to open this case (at least a sentence).", "error")
+        flash(_("Explain why you need to open this case (at least a sentence)."), "error")
         return redirect(url_for("cases.manage", case_id=case_id))
     try:
         access.break_glass(case_id, current_staff(), form.reason.data or "")
@@ -429,7 +488,7 @@ def purge(case_id: str) -> ResponseReturnValue:
     """Crypto-shred one case now (emergency), after re-authentication."""
     case = _any_case_or_404(case_id)
     if not ConfirmForm().validate_on_submit() or request.form.get("confirm_code") != case.code:
-        flash(f"Type the case code ({case.code}) to confirm the purge.", "error")
+        flash(_("Type the case code (%(code)s) to confirm the purge.", code=case.code), "error")
         return redirect(url_for("cases.manage", case_id=case.id))
     destroy_backups = request.form.get("destroy_backups") == "1" and keystore.uses_token()
     services.purge_case(case, current_staff(), "emergency")
@@ -440,20 +499,51 @@ def purge(case_id: str) -> ResponseReturnValue:
     except (keystore.KeystoreError, TokenError, DecryptionError) as error:
         db.session.rollback()
         flash(
-            f"{code} was purged, but the older key generations were not destroyed ({error}). "
-            "Run flask --app app keys rotate-generation --force and check keys status.",
+            _(
+                "%(code)s was purged, but the older key generations were not destroyed"
+                " (%(error)s). Run flask --app app keys rotate-generation --force and check"
+                " keys status.",
+                code=code,
+                error=error,
+            ),
             "error",
         )
         return redirect(url_for("cases.index"))
     if report is not None:
         flash(
-            f"{code} was purged, and {len(report.destroyed)} older key generation(s) destroyed: "
-            "no existing backup opens any case now. Live cases were re-wrapped and still open.",
+            ngettext(
+                "%(code)s was purged, and %(num)d older key generation destroyed: no existing"
+                " backup opens any case now. Live cases were re-wrapped and still open.",
+                "%(code)s was purged, and %(num)d older key generations destroyed: no existing"
+                " backup opens any case now. Live cases were re-wrapped and still open.",
+                len(report.destroyed),
+                code=code,
+            ),
             "info",
         )
     else:
-        flash(f"{code} was purged. Its contents can no longer be recovered.", "info")
+        flash(_("%(code)s was purged. Its contents can no longer be recovered.", code=code), "info")
     return redirect(url_for("cases.index"))
+
+
+@bp.post("/<case_id>/reopen")
+@role_required(Role.ADMIN)
+@reauth_required
+def reopen(case_id: str) -> ResponseReturnValue:
+    """Reopen a closed case that is not purged (an admin, with a reason)."""
+    case = _any_case_or_404(case_id)
+    form = ReopenForm()
+    if not form.validate_on_submit():
+        flash(_("Explain why the case is reopened (at least a sentence)."), "error")
+        return redirect(url_for("cases.manage", case_id=case.id))
+    try:
+        back_to = services.reopen_case(case, current_staff(), form.reason.data or "")
+    except CaseError as error:
+        flash(str(error), "error")
+        return redirect(url_for("cases.manage", case_id=case.id))
+    db.session.commit()
+    flash(_("%(code)s is open again, at %(stage)s.", code=case.code, stage=back_to.label), "info")
+    return redirect(url_for("cases.manage", case_id=case.id))
 
 
 lockdown_bp = Blueprint("lockdown", __name__, url_prefix="/admin/lockdown")
@@ -469,10 +559,17 @@ def lockdown() -> ResponseReturnValue:
         if request.form.get("action") == "lift":
             access.lift_lockdown(current_staff())
             db.session.commit()
-            flash("Lockdown lifted: case pages are open again.", "info")
+            flash(_("Lockdown lifted: case pages are open again."), "info")
             return redirect(url_for("lockdown.lockdown"))
         ended = access.start_lockdown(current_staff())
         db.session.commit()
-        flash(f"Lockdown on. {ended} session(s) ended, yours included.", "info")
+        flash(
+            ngettext(
+                "Lockdown on. %(num)d session ended, yours included.",
+                "Lockdown on. %(num)d sessions ended, yours included.",
+                ended,
+            ),
+            "info",
+        )
         return redirect(url_for("accounts.login"))
     return render_template("cases/lockdown.html", form=form, is_locked_down=access.is_locked_down())

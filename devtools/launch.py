@@ -14,6 +14,7 @@ def command_line(
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
     stripe_js: Path | None = None,
+    debits_clear_ms: int | None = None,
     python: str = sys.executable,
 ) -> list[str]:
     """The command that starts this stand-in on a free port, writing the port to `port_file`
@@ -24,4 +25,6 @@ def command_line(
         command += ["--stripe-js", str(stripe_js)]
     if webhook_url and webhook_secret:
         command += ["--webhook-url", webhook_url, "--webhook-secret", webhook_secret]
+    if debits_clear_ms is not None:  # 0: a SEPA Debit clears only when a test says so
+        command += ["--debits-clear-ms", str(debits_clear_ms)]
     return command

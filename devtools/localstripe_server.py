@@ -1,7 +1,7 @@
 """Run localstripe (the offline Stripe API) the way this project needs it.
 
 python -m devtools.localstripe_server [--port 0] [--port-file F] [--delay-ms 300]
-    [--webhook-url URL --webhook-secret whsec_...] [--stripe-js FILE]
+    [--webhook-url URL --webhook-secret whsec_...] [--stripe-js FILE] [--debits-clear-ms 3000]
 
 Differences from plain `localstripe`, each one so the app sends the same calls it sends to Stripe:
 - no pickling of the whole state to /tmp/localstripe.pickle after every change (quadratic, and
@@ -11,6 +11,13 @@ Differences from plain `localstripe`, each one so the app sends the same calls i
 - `--delay-ms` adds Stripe's real latency to every API answer, for load tests;
 - PaymentIntents accept `receipt_email`, `description`, `statement_descriptor_suffix`,
   `return_url` and `use_stripe_sdk` (localstripe 1.15 refuses them) and keep them;
+- PaymentIntents keep `payment_method_types` and `mandate_data`, and refuse, as Stripe does, a
+  PaymentMethod of a type the intent does not allow, SEPA Debit in a currency other than EUR,
+  and a SEPA Debit confirmed by the server without the donor's mandate;
+- a SEPA Debit stays `processing` (its charge `pending`) until the bank "pays": after
+  `--debits-clear-ms` (0: never by itself), or at once on `POST /_debits/<pi_...>/clear`;
+  then the charge succeeds and `payment_intent.succeeded` is sent, as Stripe does days later
+  (localstripe 1.15 calls the intent succeeded at once and only delays the webhook);
 - an `Idempotency-Key` replays the first answer, as Stripe does;
 - the publishable key may create PaymentMethods, as Stripe.js does with Stripe;
 - 4000 0000 0000 0002 is declined when charged, as with Stripe;
@@ -64,6 +71,118 @@ def _patch_payment_intents() -> None:
         return bool(original_declined(self))
 
     resources.PaymentMethod._charging_is_declined = charging_is_declined
+
+
+# Stripe's currencies for the delayed methods the app may offer (config.PAYMENT_METHOD_CURRENCIES).
+DEBIT_CURRENCIES = {"sepa_debit": "eur"}
+
+
+def _patch_payment_method_types() -> None:
+    """`payment_method_types` and `mandate_data` checked as Stripe checks them, and kept."""
+    if getattr(resources.PaymentIntent, "_checks_payment_method_types", False):
+        return  # patched once per process: the checks would otherwise see their own defaults
+    resources.PaymentIntent._checks_payment_method_types = True
+    original_init = resources.PaymentIntent.__init__
+
+    def init(
+        self: Any,
+        *args: Any,
+        payment_method_types: Any = None,
+        mandate_data: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        types = payment_method_types or ["card"]
+        if not isinstance(types, list) or not all(isinstance(name, str) for name in types):
+            raise resources.UserError(400, "payment_method_types must be a list of types")
+        if mandate_data is not None and not isinstance(mandate_data, dict):
+            raise resources.UserError(400, "mandate_data must be a hash")
+        for name, currency in DEBIT_CURRENCIES.items():
+            if name in types and kwargs.get("currency") != currency:
+                raise resources.UserError(
+                    400,
+                    f"The currency provided ({kwargs.get('currency')}) is invalid for one or "
+                    f"more payment method types: {name} takes {currency} only.",
+                )
+        method = kwargs.get("payment_method")
+        if isinstance(method, str) and method.startswith("pm_"):
+            kind = resources.PaymentMethod._api_retrieve(method).type
+            if kind not in types:
+                raise resources.UserError(
+                    400,
+                    f"The PaymentMethod provided ({kind}) is not allowed for this "
+                    f"PaymentIntent. Use one of: {', '.join(types)}.",
+                )
+        original_init(self, *args, **kwargs)
+        self.payment_method_types = list(types)
+        self.mandate_data = mandate_data
+
+    resources.PaymentIntent.__init__ = init
+    original_confirm = resources.PaymentIntent._confirm
+
+    def confirm(self: Any, on_failure_now: Any) -> None:
+        method = resources.PaymentMethod._api_retrieve(self.payment_method)
+        if method.type in DEBIT_CURRENCIES and not _has_online_acceptance(self.mandate_data):
+            raise resources.UserError(
+                400,
+                "mandate_data[customer_acceptance] (online: ip_address and user_agent) is "
+                f"required to confirm a {method.type} payment from a server.",
+            )
+        original_confirm(self, on_failure_now)
+
+    resources.PaymentIntent._confirm = confirm
+
+
+def _has_online_acceptance(mandate_data: Any) -> bool:
+    acceptance = (mandate_data or {}).get("customer_acceptance") or {}
+    online = acceptance.get("online") or {}
+    return bool(acceptance.get("type") == "online" and online.get("ip_address"))
+
+
+def _patch_debits(clear_after_seconds: float) -> None:
+    """A SEPA Debit charge stays pending (its intent processing) until the bank pays."""
+    original_trigger = resources.Charge._trigger_payment
+
+    def trigger_payment(self: Any, on_success: Any = None) -> None:
+        if not self._is_async_payment_method():
+            original_trigger(self, on_success)
+            return
+        self.status = "pending"
+
+        def clear() -> None:
+            self._clear_debit = None
+            transaction = resources.BalanceTransaction(
+                amount=self.amount,
+                currency=self.currency,
+                description=self.description,
+                exchange_rate=1.0,
+                reporting_category="charge",
+                source=self.id,
+                type="charge",
+            )
+            self.balance_transaction = transaction.id
+            self.status = "succeeded"
+            if on_success:
+                on_success()
+
+        self._clear_debit = clear
+        if clear_after_seconds:
+            asyncio.get_running_loop().call_later(
+                clear_after_seconds, lambda: self._clear_debit and self._clear_debit()
+            )
+
+    resources.Charge._trigger_payment = trigger_payment
+
+
+async def clear_debit(request: web.Request) -> web.Response:
+    """Test hook: the bank pays a pending SEPA Debit now (the webhook follows)."""
+    intent = resources.PaymentIntent._api_retrieve(request.match_info["id"])
+    charge = intent.latest_charge
+    clear = getattr(charge, "_clear_debit", None) if charge is not None else None
+    if clear is None:
+        raise resources.UserError(400, "This PaymentIntent has no pending debit.")
+    clear()
+    answer: web.Response = server.json_response(intent._export())
+    return answer
 
 
 CREATED_BOUNDS = {
@@ -174,6 +293,12 @@ def _middlewares(delay_seconds: float, stripe_js: str | None) -> list[Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--debits-clear-ms",
+        type=int,
+        default=3000,
+        help="a SEPA Debit clears this long after it is made (0: only through /_debits/...)",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8420, help="0 takes a free port")
     parser.add_argument("--port-file", help="write the port here once listening")
@@ -187,6 +312,9 @@ def main() -> None:
     _patch_payment_intents()
     _patch_intent_listing()
     _patch_publishable_key()
+    _patch_payment_method_types()
+    _patch_debits(args.debits_clear_ms / 1000)
+    server.app.router.add_post("/_debits/{id}/clear", clear_debit)
     for middleware in reversed(_middlewares(args.delay_ms / 1000, args.stripe_js)):
         server.app.middlewares.insert(1, middleware)  # inside the error middleware
     if args.webhook_url and args.webhook_secret:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from extensions import db
 from finance import free_text
-from finance.models import BalanceTransaction, Disbursement, Payout
+from finance.models import BalanceTransaction, Disbursement, OfflineGift, Payout
 from finance.services import ledger_rows
 from fundraising.models import Donation, Drive
 from fundraising.money import to_major_string
@@ -52,15 +52,21 @@ def write_csv(header: list[str], rows: Iterable[list[Any]]) -> Iterator[str]:
 def donations_rows(
     drive_id: int | None, start: datetime | None, end: datetime | None
 ) -> Iterator[list[Any]]:
-    """Donations (donor email included: finance only), oldest first."""
-    query = select(Donation, Drive.slug).join(Drive, Drive.id == Donation.drive_id)
+    """Donations (donor email included: finance only), oldest first; a gift outside Stripe
+    with its method, the date received and its reference."""
+    query = (
+        select(Donation, Drive.slug, OfflineGift)
+        .join(Drive, Drive.id == Donation.drive_id)
+        .outerjoin(OfflineGift, OfflineGift.donation_id == Donation.id)
+    )
     if drive_id is not None:
         query = query.where(Donation.drive_id == drive_id)
     if start is not None:
         query = query.where(Donation.created_at >= start)
     if end is not None:
         query = query.where(Donation.created_at < end)
-    for donation, slug in db.session.execute(query.order_by(Donation.created_at)).yield_per(1000):
+    rows = db.session.execute(query.order_by(Donation.created_at)).yield_per(1000)
+    for donation, slug, offline in rows:
         details = donor_details(donation)
         yield [
             donation.id,
@@ -77,6 +83,9 @@ def donations_rows(
             "yes" if donation.is_anonymous else "no",
             donation.message,
             donation.payment_intent_id,
+            donation.method.value,
+            offline.received_on.isoformat() if offline else "",
+            free_text.gift_text(offline, "reference") if offline else "",
         ]
 
 
@@ -95,6 +104,9 @@ DONATIONS_HEADER = [
     "anonymous",
     "message",
     "payment_intent",
+    "method",
+    "received_on",
+    "reference",
 ]
 
 
@@ -200,6 +212,7 @@ def ledger_csv_rows() -> Iterator[list[Any]]:
                 row.disbursed,
                 row.committed,
                 row.available,
+                row.outside_stripe,
             )
         ]
 
@@ -215,4 +228,5 @@ LEDGER_HEADER = [
     "disbursed",
     "committed",
     "available",
+    "outside_stripe",
 ]

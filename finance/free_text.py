@@ -1,11 +1,12 @@
 """Finance's free text as personal data: a disbursement's decision reason and payment reference,
-and a payout's bank reference.
+a payout's bank reference, and a gift outside Stripe's reference and reversal reason.
 
 Bank references often name the payee and reasons the person, so none of them is kept in clear
 or copied into an audit record. A disbursement's text is encrypted under its case's data key by
 a `CaseSealer` that cases/ registers on the app (finance never imports cases/), so purging the
 case shreds it too. A payout belongs to no case: its bank reference is sealed under the master
-key, bound to the payout, and re-sealed by `keys rotate-master` like donors' details."""
+key, bound to the payout, and re-sealed by `keys rotate-master` like donors' details; so is the
+text of a gift recorded outside Stripe, bound to its gift."""
 
 from __future__ import annotations
 
@@ -17,13 +18,18 @@ from flask import Flask, current_app
 from sqlalchemy import select
 
 from extensions import db
-from finance.models import Disbursement, Payout
+from finance.models import Disbursement, OfflineGift, Payout
 from security import rotation
 from security.sealing import seal, unseal
 
 PURGED = "(purged)"
 SEALER_KEY = "finance_case_sealer"
 DisbursementField = Literal["decision-reason", "payment-reference"]
+OfflineGiftField = Literal["reference", "reversal-reason"]
+OFFLINE_GIFT_COLUMNS: dict[OfflineGiftField, str] = {
+    "reference": "reference_sealed",
+    "reversal-reason": "reversal_reason_sealed",
+}
 
 
 class CaseSealer(Protocol):
@@ -146,3 +152,60 @@ def reseal_bank_references(old: bytes, new: bytes, batch_size: int) -> int:
 BANK_REFERENCES = rotation.Resealer(
     "payout bank references", "sealed", check_bank_references, reseal_bank_references
 )
+
+
+# --- Gifts outside Stripe: sealed under the master key ------------------------------------------
+
+
+def _gift_purpose(gift: OfflineGift, field: OfflineGiftField) -> str:
+    """What a gift's text is sealed for: bound to its gift (its donation's id) and the field."""
+    return f"offline-gift:{gift.donation_id}:{field}"
+
+
+def seal_gift_text(gift: OfflineGift, field: OfflineGiftField, text: str) -> None:
+    """Keep a gift's reference or reversal reason, sealed (None when empty)."""
+    token = seal(text, _gift_purpose(gift, field)) if text else None
+    setattr(gift, OFFLINE_GIFT_COLUMNS[field], token)
+
+
+def gift_text(gift: OfflineGift, field: OfflineGiftField) -> str | None:
+    """A gift's reference or reversal reason, opened."""
+    token: str | None = getattr(gift, OFFLINE_GIFT_COLUMNS[field])
+    return unseal(token, _gift_purpose(gift, field)) if token else None
+
+
+def check_gift_texts(old: bytes, new: bytes) -> None:
+    """Before a master-key rotation: every gift's text is under the old or the new key."""
+    for gift in db.session.scalars(select(OfflineGift)):
+        tokens = (getattr(gift, column) for column in OFFLINE_GIFT_COLUMNS.values())
+        rotation.check_sealed(tokens, "references of gifts outside Stripe", old, new)
+
+
+def reseal_gift_texts(old: bytes, new: bytes, batch_size: int) -> int:
+    """Re-seal the gifts' text still under the old master key; the number moved."""
+    moved = 0
+    gifts = db.session.scalars(select(OfflineGift).order_by(OfflineGift.donation_id)).all()
+    for number, gift in enumerate(gifts, start=1):
+        for field, column in OFFLINE_GIFT_COLUMNS.items():
+            token = rotation.resealed(getattr(gift, column), _gift_purpose(gift, field), old, new)
+            if token is not None:
+                setattr(gift, column, token)
+                moved += 1
+        if number % batch_size == 0:
+            db.session.commit()
+    db.session.commit()
+    return moved
+
+
+GIFT_TEXTS = rotation.Resealer(
+    "references of gifts outside Stripe", "sealed", check_gift_texts, reseal_gift_texts
+)
+
+
+def open_payee(disbursement: Disbursement) -> str | None:
+    """Whom to pay, as the caseworker wrote it (an audited read of the case), PURGED once the
+    case is gone. Finance asks only for an approved disbursement it is paying."""
+    if disbursement.payee_enc is None:
+        return None
+    opened = case_sealer().decrypt(disbursement.case_id, disbursement.payee_enc, "payee")
+    return PURGED if opened is None else opened

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -16,9 +19,10 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import Model
+from fundraising.models import Donation
 from security.clock import UTCDateTime, now
 from security.columns import value_enum
 
@@ -103,8 +107,18 @@ class Category(enum.StrEnum):
     OTHER = "other"
 
     @property
-    def label(self) -> str:
-        return {"visa_documents": "Visa and documents"}.get(self.value, self.value.capitalize())
+    def label(self) -> LazyString:
+        return CATEGORY_LABELS[self]
+
+
+CATEGORY_LABELS = {
+    Category.FLIGHT: _l("Flight"),
+    Category.VISA: _l("Visa and documents"),
+    Category.HOUSING: _l("Housing"),
+    Category.SUBSISTENCE: _l("Subsistence"),
+    Category.MEDICAL: _l("Medical"),
+    Category.OTHER: _l("Other"),
+}
 
 
 class DisbursementStatus(enum.StrEnum):
@@ -113,6 +127,19 @@ class DisbursementStatus(enum.StrEnum):
     REJECTED = "rejected"
     PAID = "paid"
     VOIDED = "voided"
+
+    @property
+    def label(self) -> LazyString:
+        return DISBURSEMENT_STATUS_LABELS[self]
+
+
+DISBURSEMENT_STATUS_LABELS = {
+    DisbursementStatus.REQUESTED: _l("Requested"),
+    DisbursementStatus.APPROVED: _l("Approved"),
+    DisbursementStatus.REJECTED: _l("Rejected"),
+    DisbursementStatus.PAID: _l("Paid"),
+    DisbursementStatus.VOIDED: _l("Voided"),
+}
 
 
 def _new_id() -> str:
@@ -150,3 +177,27 @@ class Disbursement(Model):
     decision_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     payment_reference_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class OfflineGift(Model):
+    """What finance keeps about a gift it recorded outside Stripe (bank transfer, cheque, cash,
+    a card payment arranged by hand) beside the gift's donation, which holds the amount and the
+    state the totals count (fundraising/offline_gifts.py).
+
+    The reference and a reversal's reason are sealed (finance.free_text): a bank line or a
+    cheque names the donor. Reversed only by a finance user other than the one who recorded it.
+    """
+
+    __tablename__ = "offline_gifts"
+
+    donation_id: Mapped[str] = mapped_column(ForeignKey("donations.id"), primary_key=True)
+    drive_id: Mapped[int] = mapped_column(ForeignKey("drives.id"), index=True)
+    received_on: Mapped[date] = mapped_column(Date)
+    reference_sealed: Mapped[str] = mapped_column(Text)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    reversed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reversal_reason_sealed: Mapped[str | None] = mapped_column(Text)
+
+    donation: Mapped[Donation] = relationship()

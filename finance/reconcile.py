@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from itertools import islice
 from typing import Any, NamedTuple, Protocol
 
+from flask_babel import gettext as _
 from sqlalchemy import insert, select, text, update
 
 import audit
@@ -253,13 +254,15 @@ def sync_since(reader: StripeReader, since: datetime | None) -> list[Payout]:
 def mark_reconciled(payout: Payout, actor: User, bank_reference: str) -> None:
     """Record the bank statement reference for a payout whose lines add up exactly."""
     if not bank_reference.strip():
-        raise FinanceError("Give the bank statement reference.")
+        raise FinanceError(_("Give the bank statement reference."))
     if payout.status != "paid":
-        raise FinanceError("Only a paid payout can be reconciled.")
+        raise FinanceError(_("Only a paid payout can be reconciled."))
     if not payout.is_balanced:
         raise FinanceError(
-            "The lines do not add up to the payout amount: sync it again or "
-            "investigate before reconciling."
+            _(
+                "The lines do not add up to the payout amount: sync it again or "
+                "investigate before reconciling."
+            )
         )
     free_text.seal_bank_reference(payout, bank_reference.strip()[:120])
     payout.reconciled_at = now()

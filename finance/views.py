@@ -11,6 +11,7 @@ from flask import (
     Response,
     abort,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -18,18 +19,31 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 import audit
 from accounts.guards import current_staff, reauth_required, role_required
 from accounts.models import Role, User
 from extensions import db
-from finance import charts, exports, free_text, reconcile, services
-from finance.forms import DecisionForm, DonationsExportForm, PaidForm, ReconcileForm
-from finance.models import BalanceTransaction, Disbursement, DisbursementStatus, Payout
-from fundraising.models import Drive
+from finance import charts, exports, free_text, offline_gifts, reconcile, services
+from finance.forms import (
+    DecisionForm,
+    DonationsExportForm,
+    OfflineGiftForm,
+    PaidForm,
+    ReconcileForm,
+    ResendReceiptForm,
+    ReversalForm,
+)
+from finance.models import BalanceTransaction, Disbursement, DisbursementStatus, OfflineGift, Payout
+from fundraising import receipts
+from fundraising.drives import maximum_minor
+from fundraising.models import Drive, GiftMethod, Receipt
+from fundraising.money import InvalidAmount, format_money, parse_amount
 from fundraising.stripe_gateway import GatewayRejected, GatewayUnavailable, current_gateway
 from security.clock import now
+from security.transactions import committed
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
 
@@ -51,7 +65,7 @@ def index() -> ResponseReturnValue:
 
 def _export_form() -> DonationsExportForm:
     form = DonationsExportForm()
-    form.drive.choices = [(0, "All drives")] + [
+    form.drive.choices = [(0, _("All drives"))] + [
         (drive.id, drive.title) for drive in db.session.scalars(select(Drive).order_by(Drive.title))
     ]
     return form
@@ -60,14 +74,26 @@ def _export_form() -> DonationsExportForm:
 @bp.get("/drives/<int:drive_id>")
 @role_required(Role.FINANCE)
 def drive(drive_id: int) -> ResponseReturnValue:
-    """One drive's ledger with its charts."""
+    """One drive's ledger with its charts and its gifts outside Stripe."""
+    return _drive_page(drive_id, OfflineGiftForm(formdata=None))
+
+
+def _drive_page(drive_id: int, gift_form: OfflineGiftForm) -> str:
     try:
         row = services.ledger_for(drive_id)
     except services.FinanceError:
         abort(404)
+    gifts = offline_gifts.gifts_for(drive_id)
+    people = {line.gift.recorded_by_id for line in gifts} | {
+        line.gift.reversed_by_id for line in gifts
+    }
+    people.discard(None)
+    names = {
+        user.id: user.name for user in db.session.scalars(select(User).where(User.id.in_(people)))
+    }
     per_hour, cumulative = charts.gifts_per_hour(row.drive, row.gross)
     spending = {
-        category.label: amount
+        str(category.label): amount
         for category, amount in services.spending_by_category(drive_id).items()
     }
     return render_template(
@@ -76,9 +102,140 @@ def drive(drive_id: int) -> ResponseReturnValue:
         per_hour=per_hour,
         cumulative=cumulative,
         spending=charts.by_category(
-            spending, row.drive.currency, f"Money paid out from {row.drive.title}, by category"
+            spending,
+            row.drive.currency,
+            _("Money paid out from %(title)s, by category", title=row.drive.title),
         ),
+        gifts=gifts,
+        names=names,
+        viewer_id=current_staff().id,
+        gift_form=gift_form,
+        reversal_form=ReversalForm(formdata=None),
+        online_limit=maximum_minor(row.drive.currency),
     )
+
+
+def _gift_entry(form: OfflineGiftForm, drive: Drive) -> offline_gifts.GiftEntry:
+    """The form's fields as a gift entry; raises GiftEntryError naming the field."""
+    try:
+        amount_minor = parse_amount(form.amount.data, drive.currency)
+    except InvalidAmount as error:
+        raise offline_gifts.GiftEntryError(str(error), "amount") from error
+    try:
+        method = GiftMethod(form.method.data)
+    except ValueError:
+        method = GiftMethod.STRIPE  # refused by the service, with the choices named
+    assert form.received_on.data is not None  # noqa: S101  (InputRequired ran)
+    return offline_gifts.GiftEntry(
+        amount_minor=amount_minor,
+        method=method,
+        received_on=form.received_on.data,
+        reference=form.reference.data or "",
+        donor_name=form.donor_name.data or "",
+    )
+
+
+@bp.post("/drives/<int:drive_id>/offline-gifts")
+@role_required(Role.FINANCE)
+def record_offline_gift(drive_id: int) -> ResponseReturnValue:
+    """Record a bank transfer, cheque, cash or card-by-hand gift; it counts at once."""
+    found = db.session.get(Drive, drive_id)
+    if found is None:
+        abort(404)
+    form = OfflineGiftForm()
+    if form.validate_on_submit():
+        try:
+            entry = _gift_entry(form, found)
+            committed(lambda: offline_gifts.record_offline_gift(drive_id, entry, current_staff()))
+        except offline_gifts.GiftEntryError as error:
+            db.session.rollback()
+            field = getattr(form, error.field, None) if error.field else None
+            if field is not None:
+                field.errors = [*field.errors, str(error)]
+            else:
+                flash(str(error), "error")
+        except services.FinanceError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            amount = format_money(entry.amount_minor, found.currency)
+            method = str(entry.method.label).lower()
+            flash(
+                _("%(amount)s by %(method)s recorded and counted.", amount=amount, method=method),
+                "info",
+            )
+            return redirect(url_for("finance.drive", drive_id=drive_id))
+    if any(field.errors for field in form):
+        flash(_("The gift was not recorded: see the form under “Gifts outside Stripe”."), "error")
+    return _drive_page(drive_id, form)
+
+
+@bp.post("/offline-gifts/<donation_id>/reverse")
+@role_required(Role.FINANCE)
+def reverse_offline_gift(donation_id: str) -> ResponseReturnValue:
+    """Reverse a gift outside Stripe another finance user recorded, with a reason."""
+    gift = db.session.get(OfflineGift, donation_id)
+    if gift is None:
+        abort(404)
+    drive_id = gift.drive_id
+    form = ReversalForm()
+    try:
+        if not form.validate_on_submit():
+            errors = form.reason.errors or [_("Give a reason for the reversal.")]
+            raise services.FinanceError(" ".join(str(error) for error in errors))
+        reason = form.reason.data or ""
+        committed(lambda: offline_gifts.reverse_offline_gift(donation_id, current_staff(), reason))
+    except services.FinanceError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        flash(_("Reversed: the gift no longer counts in the drive's totals."), "info")
+        if services.ledger_for(drive_id).available < 0:
+            flash(
+                _(
+                    "The drive's available balance is now below zero: money already approved or "
+                    "paid out was counted on this gift."
+                ),
+                "error",
+            )
+    return redirect(url_for("finance.drive", drive_id=drive_id))
+
+
+@bp.get("/drives/<int:drive_id>/receipts")
+@role_required(Role.FINANCE)
+def drive_receipts(drive_id: int) -> ResponseReturnValue:
+    """The receipts emailed for a drive's gifts, newest first, each with a button to send the
+    donor a copy."""
+    found = db.session.get(Drive, drive_id)
+    if found is None:
+        abort(404)
+    return render_template(
+        "finance/receipts.html",
+        drive=found,
+        listing=receipts.receipts_for(drive_id, request.args.get("page", 1, type=int) or 1),
+        number=receipts.formatted_number,
+        are_sent=receipts.are_sent(),
+        form=ResendReceiptForm(formdata=None),
+    )
+
+
+@bp.post("/receipts/<int:receipt_id>/resend")
+@role_required(Role.FINANCE)
+def resend_receipt(receipt_id: int) -> ResponseReturnValue:
+    """Email the donor a copy of their receipt: the same number, marked as a copy."""
+    found = db.session.get(Receipt, receipt_id)
+    if found is None:
+        abort(404)
+    drive_id = found.donation.drive_id  # the form's token was checked by CSRFProtect
+    try:
+        committed(lambda: receipts.resend_receipt(receipt_id, current_staff()))
+    except receipts.ReceiptError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        number = receipts.formatted_number(found.number)
+        flash(_("A copy of receipt %(number)s is on its way to the donor.", number=number), "info")
+    return redirect(url_for("finance.drive_receipts", drive_id=drive_id))
 
 
 @bp.get("/payouts/<payout_id>")
@@ -122,9 +279,9 @@ def reconcile_payout(payout_id: str) -> ResponseReturnValue:
             flash(str(error), "error")
         else:
             db.session.commit()
-            flash("Payout reconciled.", "info")
+            flash(_("Payout reconciled."), "info")
     else:
-        flash("Give the bank statement reference.", "error")
+        flash(_("Give the bank statement reference."), "error")
     return redirect(url_for("finance.payout", payout_id=found.id))
 
 
@@ -136,10 +293,10 @@ def sync_payout(payout_id: str) -> ResponseReturnValue:
         reconcile.sync_payout(current_gateway(), payout_id)
     except (GatewayUnavailable, GatewayRejected) as error:
         db.session.rollback()
-        flash(f"Stripe: {error}", "error")
+        flash(_("Stripe: %(error)s", error=str(error)), "error")
     else:
         db.session.commit()
-        flash("Synced from Stripe.", "info")
+        flash(_("Synced from Stripe."), "info")
     return redirect(url_for("finance.payout", payout_id=payout_id))
 
 
@@ -163,6 +320,33 @@ def disbursement_list() -> ResponseReturnValue:
     return page
 
 
+@bp.get("/disbursements/<disbursement_id>/pay")
+@role_required(Role.FINANCE)
+def pay(disbursement_id: str) -> ResponseReturnValue:
+    """Paying an approved disbursement: whom to pay, decrypted for this view (an audited read
+    of the payee only, never the case's identity). Nothing is shown for any other status."""
+    item = db.session.get(Disbursement, disbursement_id)
+    if item is None:
+        abort(404)
+    if item.status is not DisbursementStatus.APPROVED:
+        flash(_("Payee details are shown only for an approved disbursement being paid."), "error")
+        return redirect(url_for("finance.disbursement_list"))
+    payee = free_text.open_payee(item)
+    audit.record(current_staff(), "disbursement.payee_viewed", "disbursement", item.id)
+    page = render_template(
+        "finance/pay.html",
+        item=item,
+        payee=payee,
+        drive=db.session.get(Drive, item.drive_id),
+        paid_form=PaidForm(),
+        decision_form=DecisionForm(),
+    )
+    db.session.commit()  # the audited reads
+    response = make_response(page)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _decide(disbursement_id: str, action: str) -> ResponseReturnValue:
     user = current_staff()
     decision = DecisionForm()
@@ -176,7 +360,7 @@ def _decide(disbursement_id: str, action: str) -> ResponseReturnValue:
         elif action == "pay":
             paid = PaidForm()
             if not paid.validate_on_submit():
-                raise services.FinanceError("Give the payment reference.")
+                raise services.FinanceError(_("Give the payment reference."))
             paid_at = (
                 datetime.combine(paid.paid_on.data, time(12), tzinfo=UTC)
                 if paid.paid_on.data
@@ -190,7 +374,7 @@ def _decide(disbursement_id: str, action: str) -> ResponseReturnValue:
         flash(str(error), "error")
     else:
         db.session.commit()
-        flash("Saved.", "info")
+        flash(_("Saved."), "info")
     return redirect(url_for("finance.disbursement_list"))
 
 

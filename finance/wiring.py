@@ -1,9 +1,10 @@
 """Finance's part of the app: its area, `flask stripe sync`, the payout webhooks and the
-payout bank references `keys rotate-master` re-seals."""
+payout bank references and gifts' references `keys rotate-master` re-seals."""
 
 from __future__ import annotations
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 
 from accounts.models import Role
 from accounts.views import StaffArea, add_staff_area
@@ -19,6 +20,7 @@ def init_app(app: Flask) -> None:
     add_stripe_commands(app, cli.sync_command)
     add_handlers(app, webhooks.HANDLERS)
     add_resealer(app, free_text.BANK_REFERENCES)
+    add_resealer(app, free_text.GIFT_TEXTS)
     add_staff_area(
-        app, StaffArea("finance.index", "Finance", (Role.FINANCE,), home_of=(Role.FINANCE,))
+        app, StaffArea("finance.index", _l("Finance"), (Role.FINANCE,), home_of=(Role.FINANCE,))
     )

@@ -16,12 +16,13 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from accounts.forms import ConfirmForm
 from accounts.guards import current_staff, role_required
 from accounts.models import Role
 from extensions import db
-from fundraising import card_testing, drives
+from fundraising import card_testing, drives, sharing
 from fundraising.covers import InvalidImage, set_cover
 from fundraising.forms import DonationForm, DriveForm, ExtendForm
 from fundraising.models import Drive, DriveStatus
@@ -93,7 +94,7 @@ def _settings(form: DriveForm) -> drives.DriveSettings:
 
 
 def _field_error(form: DriveForm, error: Exception) -> None:
-    name, _, message = str(error).partition(": ")
+    name, _colon, message = str(error).partition(": ")
     field = getattr(form, name, None) if message else None
     if field is not None:
         field.errors = [*field.errors, message]
@@ -137,7 +138,7 @@ def new() -> ResponseReturnValue:
             _field_error(form, error)
         else:
             db.session.commit()
-            flash("Draft saved. Preview it, then open it to take gifts.", "info")
+            flash(_("Draft saved. Preview it, then open it to take gifts."), "info")
             return redirect(url_for("drives_admin.edit", drive_id=drive.id))
     return render_template("fundraising/admin/edit.html", form=form, drive=None), (
         400 if request.method == "POST" else 200
@@ -168,7 +169,7 @@ def edit(drive_id: int) -> ResponseReturnValue:
             _field_error(form, error)
         else:
             db.session.commit()
-            flash("Drive saved.", "info")
+            flash(_("Drive saved."), "info")
             return redirect(url_for("drives_admin.edit", drive_id=drive.id))
     return render_template(
         "fundraising/admin/edit.html",
@@ -176,6 +177,7 @@ def edit(drive_id: int) -> ResponseReturnValue:
         drive=drive,
         confirm_form=ConfirmForm(),
         extend_form=ExtendForm(),
+        channels=sharing.raised_by_channel(drive.id),
     )
 
 
@@ -204,14 +206,14 @@ def _status_action(drive_id: int, status: DriveStatus, message: str) -> Response
 @role_required(Role.ADMIN)
 def open_drive(drive_id: int) -> ResponseReturnValue:
     """Make a drive live (it takes gifts inside its window)."""
-    return _status_action(drive_id, DriveStatus.LIVE, "The drive is live.")
+    return _status_action(drive_id, DriveStatus.LIVE, _("The drive is live."))
 
 
 @bp.post("/<int:drive_id>/close")
 @role_required(Role.ADMIN)
 def close_drive(drive_id: int) -> ResponseReturnValue:
     """Stop taking gifts now."""
-    return _status_action(drive_id, DriveStatus.CLOSED, "The drive is closed.")
+    return _status_action(drive_id, DriveStatus.CLOSED, _("The drive is closed."))
 
 
 @bp.post("/<int:drive_id>/extend")
@@ -227,7 +229,7 @@ def extend(drive_id: int) -> ResponseReturnValue:
             flash(str(error), "error")
         else:
             db.session.commit()
-            flash("The drive now ends later.", "info")
+            flash(_("The drive now ends later."), "info")
     else:
-        flash("Give the new end time.", "error")
+        flash(_("Give the new end time."), "error")
     return redirect(url_for("drives_admin.edit", drive_id=drive.id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+from flask_babel import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 from fundraising.models import Drive, DriveCover
@@ -21,21 +22,21 @@ class InvalidImage(ValueError):
 def reencode(data: bytes) -> tuple[bytes, int, int]:
     """Return a fresh JPEG (no EXIF, no GPS, no ICC text) and its size."""
     if not data:
-        raise InvalidImage("Choose an image file.")
+        raise InvalidImage(_("Choose an image file."))
     if len(data) > MAX_UPLOAD_BYTES:
-        raise InvalidImage("The image is larger than 5 MB.")
+        raise InvalidImage(_("The image is larger than 5 MB."))
     try:
         with Image.open(io.BytesIO(data)) as probe:
             if probe.format not in ACCEPTED_FORMATS:
-                raise InvalidImage("Use a JPEG, PNG or WebP image.")
+                raise InvalidImage(_("Use a JPEG, PNG or WebP image."))
             if probe.width * probe.height > MAX_PIXELS:
-                raise InvalidImage("The image has too many pixels.")
+                raise InvalidImage(_("The image has too many pixels."))
             probe.verify()
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             converted = image.convert("RGB")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
-        raise InvalidImage("The file is not a readable image.") from error
+        raise InvalidImage(_("The file is not a readable image.")) from error
     if converted.width > MAX_WIDTH:
         height = round(converted.height * MAX_WIDTH / converted.width)
         converted = converted.resize((MAX_WIDTH, height), Image.Resampling.LANCZOS)

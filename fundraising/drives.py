@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 
@@ -70,22 +71,24 @@ def _check(settings: DriveSettings, current: Drive | None = None) -> DriveSettin
     callers come through here alone); the settings with the currency and title normalised."""
     currency = settings.currency.lower()
     if currency not in SUPPORTED:
-        raise FundraisingError(f"Currency {currency.upper()} is not supported.")
+        raise FundraisingError(
+            _("Currency %(currency)s is not supported.", currency=currency.upper())
+        )
     if current is not None and currency != current.currency and count_donations(current.id):
-        raise FundraisingError("The currency cannot change after gifts have been made.")
+        raise FundraisingError(_("The currency cannot change after gifts have been made."))
     if not SLUG_PATTERN.fullmatch(settings.slug):
         raise FundraisingError(
-            "The address may use lower-case letters, digits and - only (at most 80)."
+            _("The address may use lower-case letters, digits and - only (at most 80).")
         )
     title = settings.title.strip()
     if not title or len(title) > 160:
-        raise FundraisingError("The drive needs a title of at most 160 characters.")
+        raise FundraisingError(_("The drive needs a title of at most 160 characters."))
     if settings.ends_at <= settings.starts_at:
-        raise FundraisingError("The drive must end after it starts.")
+        raise FundraisingError(_("The drive must end after it starts."))
     if settings.goal_minor <= 0:
-        raise FundraisingError("The goal must be more than zero.")
+        raise FundraisingError(_("The goal must be more than zero."))
     if (current is None or settings.slug != current.slug) and get_drive(settings.slug):
-        raise FundraisingError("A drive with this address already exists.")
+        raise FundraisingError(_("A drive with this address already exists."))
     return replace(settings, currency=currency, title=title)
 
 
@@ -202,7 +205,7 @@ def update_drive(drive: Drive, settings: DriveSettings, *, actor: User) -> None:
 def extend_drive(drive: Drive, ends_at: datetime, *, actor: User | None) -> None:
     """Move the end later (and reopen a drive that had closed at its end time)."""
     if ends_at <= max(drive.ends_at, now()):
-        raise FundraisingError("The new end must be later than the current end and than now.")
+        raise FundraisingError(_("The new end must be later than the current end and than now."))
     drive.ends_at = ends_at
     if drive.status is DriveStatus.CLOSED:
         drive.status = DriveStatus.LIVE

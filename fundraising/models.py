@@ -7,6 +7,8 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -30,6 +32,17 @@ class DriveStatus(enum.StrEnum):
     LIVE = "live"
     CLOSED = "closed"
 
+    @property
+    def label(self) -> LazyString:
+        return DRIVE_STATUS_LABELS[self]
+
+
+DRIVE_STATUS_LABELS = {
+    DriveStatus.DRAFT: _l("Draft"),
+    DriveStatus.LIVE: _l("Live"),
+    DriveStatus.CLOSED: _l("Closed"),
+}
+
 
 class DonationStatus(enum.StrEnum):
     """Where a gift stands. `unreachable`: Stripe did not answer; the webhook may still tell."""
@@ -47,6 +60,37 @@ class DisputeStatus(enum.StrEnum):
     OPEN = "open"
     WON = "won"
     LOST = "lost"
+
+
+class GiftMethod(enum.StrEnum):
+    """How a gift came in: online through Stripe, or outside it, recorded by finance (a bank
+    transfer, a cheque, cash, or a card payment above the online limit arranged by hand)."""
+
+    STRIPE = "stripe"
+    BANK_TRANSFER = "bank_transfer"
+    CHEQUE = "cheque"
+    CASH = "cash"
+    CARD_BY_HAND = "card_by_hand"
+
+    @property
+    def label(self) -> LazyString:
+        return GIFT_METHOD_LABELS[self]
+
+    @property
+    def is_offline(self) -> bool:
+        return self is not GiftMethod.STRIPE
+
+
+GIFT_METHOD_LABELS = {
+    GiftMethod.STRIPE: _l("Online (Stripe)"),
+    GiftMethod.BANK_TRANSFER: _l("Bank transfer"),
+    GiftMethod.CHEQUE: _l("Cheque"),
+    GiftMethod.CASH: _l("Cash"),
+    GiftMethod.CARD_BY_HAND: _l("Card arranged by hand"),
+}
+
+
+OFFLINE_METHODS = tuple(method for method in GiftMethod if method.is_offline)
 
 
 class Drive(Model):
@@ -180,6 +224,11 @@ class Donation(CountedGift, Model):
     fee_cover_minor: Mapped[int] = mapped_column(Integer, default=0)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[DonationStatus] = mapped_column(value_enum(DonationStatus, "donation_status"))
+    # A gift outside Stripe is a donation like any other, so every total counts it one way;
+    # finance.models.OfflineGift keeps its reference and who recorded it.
+    method: Mapped[GiftMethod] = mapped_column(
+        value_enum(GiftMethod, "gift_method"), default=GiftMethod.STRIPE, server_default="stripe"
+    )
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
     name_sealed: Mapped[str | None] = mapped_column(Text)
@@ -187,12 +236,20 @@ class Donation(CountedGift, Model):
     public_name: Mapped[str | None] = mapped_column(String(60))
     message: Mapped[str | None] = mapped_column(String(280))
     is_anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "Email me updates about this drive": when the donor asked (to the sealed email above),
+    # and when they unsubscribed. Unticked by default; no address, no updates.
+    updates_consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updates_withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     amount_refunded_minor: Mapped[int] = mapped_column(Integer, default=0)
     dispute_status: Mapped[DisputeStatus | None] = mapped_column(
         value_enum(DisputeStatus, "dispute_status")
     )
     disputed_minor: Mapped[int] = mapped_column(Integer, default=0)
     failure_message: Mapped[str | None] = mapped_column(String(300))
+    # The channel the drive link came through (?via=whatsapp): names a channel, never a person.
+    via_code: Mapped[str | None] = mapped_column(String(32))
+    # The language the donor gave in ("es"), so their receipt is written in it.
+    locale: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)
     succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
@@ -210,3 +267,65 @@ class StripeEvent(Model):
     object_id: Mapped[str | None] = mapped_column(String(255))
     outcome: Mapped[str] = mapped_column(String(40), default="applied")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+def new_update_public_id() -> str:
+    return str(uuid.uuid4())
+
+
+class DriveUpdate(Model):
+    """News an admin posts on a drive ("three people are safe now"): Markdown, shown on the
+    drive's page newest first and in its Atom feed, and emailed once to donors who asked."""
+
+    __tablename__ = "drive_updates"
+    __table_args__ = (Index("ix_drive_updates_drive_posted", "drive_id", "posted_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The Atom entry's permanent id (urn:uuid:...), whatever the drive's address becomes.
+    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_update_public_id)
+    drive_id: Mapped[int] = mapped_column(ForeignKey("drives.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(160), default="")
+    body: Mapped[str] = mapped_column(Text)
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Whether it was sent to the donors who asked for updates when it was posted.
+    is_emailed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    drive: Mapped[Drive] = relationship()
+
+    @property
+    def updated_at(self) -> datetime:
+        """When it last changed: its edit, or its posting."""
+        return self.edited_at or self.posted_at
+
+
+RECEIPT_SEQUENCE = "receipts"  # the organisation's one sequence of receipt numbers
+
+
+class ReceiptCounter(Model):
+    """The next number of a receipt sequence. Taking a number updates this row, which locks
+    it until the gift's transaction ends: numbers are unique, and a rolled-back gift gives
+    its number back, so the sequence has no gaps."""
+
+    __tablename__ = "receipt_counters"
+    __table_args__ = (CheckConstraint("next_value > 0", name="next_value_positive"),)
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    next_value: Mapped[int] = mapped_column(BigInteger)
+
+
+class Receipt(Model):
+    """The receipt the app emailed for a gift through Stripe: one per donation, numbered
+    from the organisation's sequence when the gift succeeded (fundraising/receipts.py)."""
+
+    __tablename__ = "receipts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    donation_id: Mapped[str] = mapped_column(ForeignKey("donations.id"), unique=True)
+    number: Mapped[int] = mapped_column(BigInteger, unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the mail server last took it (the first send or a copy); None: not yet, or every
+    # try failed, and finance can send it again.
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    donation: Mapped[Donation] = relationship()

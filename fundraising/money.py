@@ -6,6 +6,9 @@ import re
 from decimal import Decimal
 
 from babel.numbers import format_currency
+from flask_babel import gettext as _
+
+from security import locales
 
 # Stripe's zero-decimal and three-decimal currencies (docs.stripe.com/currencies).
 ZERO_DECIMAL = frozenset(
@@ -93,32 +96,40 @@ def exponent(currency: str) -> int:
 
 
 def parse_amount(text: str | None, currency: str) -> int:
-    """Parse a donor's amount in major units ("25", "25.50") into minor units; never a float."""
+    """Parse a donor's amount in major units ("25", "25.50") into minor units; never a float.
+    The error's message is in the reader's language (English outside a request)."""
     value = (text or "").strip()
     if not value:
-        raise InvalidAmount("Enter an amount.")
+        raise InvalidAmount(_("Enter an amount."))
     if value.startswith("-"):
-        raise InvalidAmount("The amount must be more than zero.")
+        raise InvalidAmount(_("The amount must be more than zero."))
     if "," in value or " " in value:
-        raise InvalidAmount("Enter the amount as digits only, without separators, e.g. 1000.50.")
+        raise InvalidAmount(_("Enter the amount as digits only, without separators, e.g. 1000.50."))
     match = _AMOUNT.match(value)
     if not match:
-        raise InvalidAmount("Enter the amount as a number, e.g. 25 or 25.50.")
+        raise InvalidAmount(_("Enter the amount as a number, e.g. 25 or 25.50."))
     whole, fraction = match.group(1), match.group(2) or ""
     digits = exponent(currency)
     if len(whole.lstrip("0")) > MAX_MAJOR_DIGITS:
-        raise InvalidAmount("That amount is too large.")
+        raise InvalidAmount(_("That amount is too large."))
     if len(fraction) > digits:
         if digits == 0:
-            raise InvalidAmount(f"{currency.upper()} has no minor unit: enter a whole amount.")
-        raise InvalidAmount(f"Use at most {digits} digits after the decimal point.")
+            raise InvalidAmount(
+                _(
+                    "%(currency)s has no minor unit: enter a whole amount.",
+                    currency=currency.upper(),
+                )
+            )
+        raise InvalidAmount(
+            _("Use at most %(digits)d digits after the decimal point.", digits=digits)
+        )
     minor = int(whole) * 10**digits + int(fraction.ljust(digits, "0") or "0")
     if minor <= 0:
-        raise InvalidAmount("The amount must be more than zero.")
+        raise InvalidAmount(_("The amount must be more than zero."))
     if minor > MAX_MINOR:
-        raise InvalidAmount("That amount is too large.")
+        raise InvalidAmount(_("That amount is too large."))
     if digits == 3 and minor % 10:
-        raise InvalidAmount("The last digit must be 0 for this currency.")
+        raise InvalidAmount(_("The last digit must be 0 for this currency."))
     return int(minor)
 
 
@@ -133,9 +144,14 @@ def to_major_string(amount_minor: int, currency: str) -> str:
     return f"{to_decimal(amount_minor, currency):.{digits}f}"
 
 
-def format_money(amount_minor: int, currency: str, locale: str = "en") -> str:
-    """Minor units formatted for people ("$1,000.50", "¥5,000")."""
-    return str(format_currency(to_decimal(amount_minor, currency), currency.upper(), locale=locale))
+def format_money(amount_minor: int, currency: str, locale: str | None = None) -> str:
+    """Minor units formatted for people ("$1,000.50", "¥5,000"; "1.000,50 US$" in Spanish),
+    in the reader's locale unless one is given."""
+    return str(
+        format_currency(
+            to_decimal(amount_minor, currency), currency.upper(), locale=locale or locales.current()
+        )
+    )
 
 
 def fee_to_cover(amount_minor: int, percent_basis_points: int, fixed_minor: int) -> int:

@@ -175,6 +175,8 @@ def _recover(result: PaymentResult, donation_id: str, drive_id: int) -> str:
         return "no drive"
     services.restore_donation(drive, donation_id, result)
     db.session.flush()
-    services.record_payment(result, donation_id)
+    # No new receipt: the lost gift's was most likely mailed before the loss, and a second
+    # one, under another number, would count one gift twice on the donor's side.
+    services.record_payment(result, donation_id, with_receipt=False)
     audit.record(None, "donation.recovered_from_stripe", "donation", donation_id)
     return "recovered"

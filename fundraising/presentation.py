@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
 import nh3
+from babel import Locale
 from flask import Flask, current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from fundraising import drives, services
+from fundraising import drives, payment_methods, services, sharing
 from fundraising.models import Drive
 from fundraising.money import exponent, format_money, to_major_string
+from fundraising.updates import updates_for
+from security import locales
 from security.clock import now
+from security.urls import external_url
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": True})
 STORY_TAGS = {
@@ -48,6 +56,103 @@ def render_story(text: str) -> Markup:
         link_rel="noopener nofollow",
     )
     return Markup(cleaned)  # noqa: S704  (sanitised by nh3 just above)
+
+
+SUMMARY_CHARACTERS = 200
+SHARE_CARD_SIZE = (1200, 630)  # fundraising/share_card.py draws it
+
+
+@lru_cache(maxsize=256)
+def story_summary(text: str, limit: int = SUMMARY_CHARACTERS) -> str:
+    """The story's first paragraph as plain text (no markup, no link targets), cut at a word
+    with an ellipsis past `limit` characters; empty when the story has no paragraph."""
+    tokens = _markdown.parse(text or "")
+    for opening, inline in pairwise(tokens):
+        if opening.type == "paragraph_open" and inline.type == "inline":
+            pieces = [
+                " " if child.type in ("softbreak", "hardbreak") else child.content
+                for child in inline.children or []
+                if child.type in ("text", "code_inline", "softbreak", "hardbreak")
+            ]
+            plain = " ".join("".join(pieces).split())
+            if plain:
+                return _shorten(plain, limit)
+    return ""
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:-\u2013\u2014") + "…"
+
+
+def share_meta(drive: Drive) -> dict[str, Any]:
+    """The link preview (Open Graph, Twitter card, meta description); every URL absolute."""
+    organisation = current_app.config["ORGANISATION_NAME"]
+    description = story_summary(drive.story) or _(
+        "%(title)s: a fundraising drive by %(organisation)s.",
+        title=drive.title,
+        organisation=organisation,
+    )
+    if drive.cover is not None:
+        # The version in the URL: a scraper that kept the old cover fetches the new one.
+        image = external_url("fundraising.cover", slug=drive.slug, v=drive.cover.version)
+        width, height, image_type = drive.cover.width, drive.cover.height, "image/jpeg"
+        alt = drive.cover.alt_text or drive.title
+    else:
+        # The card's words are in the page's language: a scraper that read this page in
+        # Spanish gets the Spanish card (English, the default, keeps the plain address).
+        locale = locales.current()
+        language = {} if locale == locales.DEFAULT else {"lang": locale}
+        image = external_url("fundraising.share_card", slug=drive.slug, **language)
+        (width, height), image_type = SHARE_CARD_SIZE, "image/png"
+        alt = _("%(title)s: how much has been raised of the goal", title=drive.title)
+    return {
+        "title": drive.title,
+        "description": description,
+        "url": sharing.drive_link(drive),
+        "site_name": organisation,
+        "image": image,
+        "image_type": image_type,
+        "image_width": width,
+        "image_height": height,
+        "image_alt": alt,
+    }
+
+
+# Stripe's reasons for a decline that donors meet most, in our words (the English is Stripe's).
+DECLINED = _l("Your card was declined.")
+REFUSED = _l("The payment was refused.")  # Stripe refused the request itself
+DECLINE_MESSAGES = {
+    "card_declined": DECLINED,
+    "generic_decline": DECLINED,
+    "insufficient_funds": _l("Your card has insufficient funds."),
+    "expired_card": _l("Your card has expired."),
+    "incorrect_cvc": _l("Your card's security code is incorrect."),
+    "incorrect_number": _l("Your card number is incorrect."),
+    "processing_error": _l(
+        "An error occurred while processing your card. Try again in a little bit."
+    ),
+    "payment_intent_authentication_failure": _l(
+        "We are unable to authenticate your payment method. Please choose a different "
+        "payment method and try again."
+    ),
+}
+
+
+def decline_message(code: str | None, stripe_message: str, fallback: object = DECLINED) -> str:
+    """Why Stripe declined or refused, in the donor's language: ours for the common reasons;
+    else Stripe's own words, which are English, or for a reader of another language our plain
+    `fallback` ("Your card was declined.")."""
+    known = DECLINE_MESSAGES.get(code or "")
+    if known is not None:
+        return str(known)
+    if locales.current() == locales.DEFAULT:
+        return stripe_message
+    return str(fallback)
 
 
 Section = Callable[[Drive], Markup | None]
@@ -90,6 +195,49 @@ def bar_width(raised_minor: int, goal_minor: int) -> int:
     return max(1, percent(raised_minor, goal_minor)) if raised_minor > 0 else 0
 
 
+@lru_cache(maxsize=16)
+def plural_samples(locale: str) -> dict[str, int]:
+    """A number in each plural category of the language ("one": 1, "few": 3, "other": 0 ...),
+    so the page can hand its script one translated form per category (Intl.PluralRules)."""
+    rule = Locale.parse(locale).plural_form
+    samples: dict[str, int] = {}
+    for number in range(1000):
+        samples.setdefault(rule(number), number)
+    return samples
+
+
+def script_messages(drive: Drive) -> dict[str, Any]:
+    """What static/js/donate.js may show, translated here: {name} marks where the script puts
+    a value (an amount, a count, a time) into the sentence."""
+    return {
+        "fee": _(
+            "Covering the fee adds %(fee)s: you give %(total)s.", fee="{fee}", total="{total}"
+        ),
+        "total": _("You give %(total)s.", total="{total}"),
+        "no_stripe": _(
+            "The payment form could not load. Check your connection and reload the page."
+        ),
+        "closed": _("This drive has now closed."),
+        "amount_format": _("Enter the amount as a number, e.g. 25 or 25.50."),
+        "amount_minimum": _(
+            "The smallest gift is %(minimum)s.",
+            minimum=format_money(drive.minimum_minor, drive.currency),
+        ),
+        "processing": _("Processing…"),
+        "give": _("Give now"),
+        "check_payment": _("Check your payment details."),
+        "failed": _("Something went wrong. You have not been charged."),
+        "not_confirmed": _("The payment was not confirmed. You have not been charged."),
+        "connection": _("The connection failed. You have not been charged; please try again."),
+        "time_left": _("%(time)s left", time="{time}"),
+        "ended": _("ended"),
+        "donors": {
+            category: ngettext("%(count)s donor", "%(count)s donors", sample, count="{count}")
+            for category, sample in plural_samples(locales.current()).items()
+        },
+    }
+
+
 def drive_context(drive: Drive) -> dict[str, Any]:
     """Everything the drive page template needs."""
     config = current_app.config
@@ -100,6 +248,8 @@ def drive_context(drive: Drive) -> dict[str, Any]:
         "is_open": drives.is_open(drive, moment),
         "has_started": drive.starts_at <= moment,
         "story_html": render_story(drive.story),
+        # Newest first, each through the story's own sanitiser.
+        "updates": [(item, render_story(item.body)) for item in updates_for(drive.id)],
         "recent": services.recent_gifts(drive),
         "suggested": [
             (to_major_string(amount, drive.currency), format_money(amount, drive.currency))
@@ -115,7 +265,11 @@ def drive_context(drive: Drive) -> dict[str, Any]:
         },
         "stripe_key": config.get("STRIPE_PUBLISHABLE_KEY") or "",
         "stripe_js_url": config["STRIPE_JS_URL"],
+        "payment_method_types": ",".join(payment_methods.offered_for(drive.currency)),
         "extra_sections": [
             section for render in _sections() if (section := render(drive)) is not None
         ],
+        "meta": share_meta(drive),
+        "share": sharing.share_panel(drive),
+        "script_messages": script_messages(drive),
     }

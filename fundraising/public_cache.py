@@ -29,11 +29,15 @@ class PublicCache:
         self._lock = threading.Lock()
         self._monotonic = monotonic
 
-    def get_or_build(self, key: Hashable, build: Callable[[], T]) -> T:
+    def get_or_build(
+        self, key: Hashable, build: Callable[[], T], *, seconds: float | None = None
+    ) -> T:
         """The fresh value kept for `key`, or `build()`'s (kept when caching is on).
 
-        An exception from `build` (a 404, say) propagates and nothing is kept."""
-        seconds = float(current_app.config["PUBLIC_CACHE_SECONDS"])
+        `seconds` overrides PUBLIC_CACHE_SECONDS for this key (the share card is kept for
+        minutes). An exception from `build` (a 404, say) propagates and nothing is kept."""
+        if seconds is None:
+            seconds = float(current_app.config["PUBLIC_CACHE_SECONDS"])
         if seconds <= 0:
             return build()
         moment = self._monotonic()

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import Table, bindparam, select, update
 
 import audit
 from extensions import db
+from fundraising import receipts
 from fundraising.drives import FundraisingError, is_open, maximum_minor
 from fundraising.locked_rows import LockedDonation, lock_for_intent
 from fundraising.models import (
@@ -24,6 +26,7 @@ from fundraising.models import (
     new_donation_id,
 )
 from fundraising.money import exponent, fee_to_cover, format_money
+from fundraising.sharing import clean_via
 from fundraising.stripe_gateway import PaymentResult
 from security import rotation
 from security.clock import now
@@ -42,7 +45,8 @@ class AmountOutOfRange(FundraisingError):
 
 
 # Which payment states may follow which. Success is final for the payment itself (refunds and
-# disputes are tracked beside it), so a late `payment_failed` never undoes a success.
+# disputes are tracked beside it), so a late `payment_failed` never undoes a success. A gift
+# recorded outside Stripe leaves `succeeded` one way only: finance's reversal (`reverse_gift`).
 ALLOWED_TRANSITIONS: dict[DonationStatus, frozenset[DonationStatus]] = {
     DonationStatus.PENDING: frozenset(DonationStatus) - {DonationStatus.PENDING},
     DonationStatus.UNREACHABLE: frozenset(DonationStatus)
@@ -95,6 +99,9 @@ class GiftRequest:
     email: str = ""
     is_anonymous: bool = False
     message: str = ""
+    via_code: str | None = None  # the channel the drive link came through (sharing.py)
+    wants_updates: bool = False  # "Email me updates about this drive" (needs the email)
+    locale: str = ""  # the language the donor gave in: their receipt is written in it
 
 
 def processing_fee(amount_minor: int, currency: str) -> int:
@@ -107,14 +114,19 @@ def processing_fee(amount_minor: int, currency: str) -> int:
 def start_donation(drive: Drive, gift: GiftRequest) -> Donation:
     """Check the rules and write the donation as `pending`, before Stripe is called."""
     if not is_open(drive):
-        raise DriveNotOpen("This drive is not taking gifts: it has ended or not yet started.")
+        raise DriveNotOpen(_("This drive is not taking gifts: it has ended or not yet started."))
     if gift.amount_minor < drive.minimum_minor:
         minimum = format_money(drive.minimum_minor, drive.currency)
-        raise AmountOutOfRange(f"The smallest gift to this drive is {minimum}.")
+        raise AmountOutOfRange(
+            _("The smallest gift to this drive is %(minimum)s.", minimum=minimum)
+        )
     if gift.amount_minor > maximum_minor(drive.currency):
         largest = format_money(maximum_minor(drive.currency), drive.currency)
         raise AmountOutOfRange(
-            f"The largest gift we can take online is {largest}. Please contact us for more."
+            _(
+                "The largest gift we can take online is %(largest)s. Please contact us for more.",
+                largest=largest,
+            )
         )
     fee = processing_fee(gift.amount_minor, drive.currency) if gift.cover_fees else 0
     donation_id = new_donation_id()  # known before the insert: the sealed fields bind to it
@@ -130,10 +142,13 @@ def start_donation(drive: Drive, gift: GiftRequest) -> Donation:
         is_anonymous=gift.is_anonymous,
         message=gift.message.strip() or None,
         public_name=None if gift.is_anonymous else first_name(gift.name),
+        via_code=clean_via(gift.via_code),
         amount_refunded_minor=0,  # set here, not by column defaults at a flush: the rules
         disputed_minor=0,  # read them before the first flush (seeding, tests)
         name_sealed=seal(name, _purpose(donation_id, "name")) if name else None,
         email_sealed=seal(email, _purpose(donation_id, "email")) if email else None,
+        updates_consented_at=now() if gift.wants_updates and email else None,
+        locale=gift.locale or None,
         created_at=now(),
         updated_at=now(),
     )
@@ -174,6 +189,13 @@ def first_name(name: str) -> str | None:
 def _purpose(donation_id: str, field: str) -> str:
     """What a donor's name or email is sealed for: bound to the donation and the field."""
     return f"donation:{donation_id}:{field}"
+
+
+def seal_donor_detail(donation_id: str, field: str, value: str) -> str | None:
+    """A donor's name or email sealed for its donation, as `start_donation` seals them (None
+    when empty): for a gift written elsewhere (fundraising/offline_gifts.py)."""
+    value = value.strip()
+    return seal(value, _purpose(donation_id, field)) if value else None
 
 
 def _sealed_donors() -> Any:
@@ -299,6 +321,16 @@ def set_payment_status(donation: Gift, status: DonationStatus, message: str | No
     return True
 
 
+def reverse_gift(donation: Gift) -> None:
+    """Take a gift out of its drive's totals for good (`canceled`): finance's reversal of a
+    gift recorded outside Stripe. The caller has locked the donation's row and re-read it."""
+
+    def change(target: Gift) -> None:
+        target.status = DonationStatus.CANCELED
+
+    _apply(donation, change)
+
+
 def apply_payment_result(donation: Gift, result: PaymentResult) -> None:
     """Record what Stripe says about the donation's PaymentIntent (idempotent)."""
     if donation.payment_intent_id is None:
@@ -342,20 +374,31 @@ def record_dispute(donation: Gift, status: DisputeStatus, amount_minor: int) -> 
     _apply(donation, change)
 
 
-def record_payment(result: PaymentResult, donation_id: str | None = None) -> DonationStatus | None:
+def record_payment(
+    result: PaymentResult, donation_id: str | None = None, *, with_receipt: bool = True
+) -> DonationStatus | None:
     """The one way Stripe's word on a PaymentIntent reaches a donation: lock the donation's row,
     re-read its state under the lock, apply the transition, write it with the drive's totals.
 
     Used by the donate answer, the thank-you page, the webhook and `reconcile-pending`, so two
-    of them racing on one payment count it once. Returns the state after, or None when no
-    donation matches. The caller commits (`security.transactions.committed`)."""
+    of them racing on one payment count it once, and the gift's receipt (fundraising/
+    receipts.py) is issued once, by whichever moved it to `succeeded` (not `with_receipt`: a
+    gift written back after a restore, whose receipt was most likely sent before). Returns
+    the state after, or None when no donation matches. The caller commits
+    (`security.transactions.committed`)."""
     donation = lock_for_intent(
         result.payment_intent_id, donation_id or result.metadata.get("donation_id")
     )
     if donation is None:
         return None
+    before = donation.status
     apply_payment_result(donation, result)
     donation.save()
+    is_new_success = (
+        before is not DonationStatus.SUCCEEDED and donation.status is DonationStatus.SUCCEEDED
+    )
+    if with_receipt and is_new_success:
+        receipts.issue_receipt(donation.id)
     return donation.status
 
 

@@ -7,7 +7,7 @@ import logging
 import re
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,11 +24,16 @@ class GatewayUnavailable(RuntimeError):
 
 
 class PaymentDeclined(RuntimeError):
-    """The card was declined; the message is Stripe's, safe to show the donor."""
+    """The card was declined; the message is Stripe's (English), safe to show the donor, and
+    `code` Stripe's reason (its decline_code, else its error code), so the page can say it in
+    the donor's language."""
 
-    def __init__(self, message: str, payment_intent_id: str | None = None) -> None:
+    def __init__(
+        self, message: str, payment_intent_id: str | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.payment_intent_id = payment_intent_id
+        self.code = code
 
 
 class GatewayRejected(RuntimeError):
@@ -76,6 +81,15 @@ class PaymentResult:
                 datetime.fromtimestamp(int(data["created"]), UTC) if data.get("created") else None
             ),
         )
+
+
+@dataclass(frozen=True)
+class OnlineMandate:
+    """The donor's acceptance, on the form, of a bank-debit mandate (SEPA): Stripe needs the
+    address and browser it was given from when the server confirms. Sent to Stripe only."""
+
+    ip_address: str
+    user_agent: str
 
 
 def current_gateway() -> StripeGateway:
@@ -204,13 +218,16 @@ class StripeGateway:
         description: str,
         statement_descriptor_suffix: str | None,
         return_url: str,
+        payment_method_types: Sequence[str] = ("card",),
+        mandate: OnlineMandate | None = None,
     ) -> PaymentResult:
-        """Create and confirm a PaymentIntent in one call (Stripe's finalise-on-server flow)."""
+        """Create and confirm a PaymentIntent in one call (Stripe's finalise-on-server flow):
+        the payment method the page's Elements made, of one of the types the page offered."""
         params: dict[str, Any] = {
             "amount": amount_minor,
             "currency": currency,
             "payment_method": payment_method,
-            "payment_method_types": ["card"],
+            "payment_method_types": list(payment_method_types),
             "confirm": True,
             "use_stripe_sdk": True,
             "return_url": return_url,
@@ -221,6 +238,9 @@ class StripeGateway:
             params["receipt_email"] = receipt_email
         if statement_descriptor_suffix:
             params["statement_descriptor_suffix"] = statement_descriptor_suffix
+        if mandate is not None:
+            online = {"ip_address": mandate.ip_address, "user_agent": mandate.user_agent}
+            params["mandate_data"] = {"customer_acceptance": {"type": "online", "online": online}}
         try:
             # A raw request answers plain data: building the library's object tree for an
             # intent cost more CPU than the rest of the call (PaymentResult reads a dict).
@@ -229,9 +249,12 @@ class StripeGateway:
             ).data
         except stripe.CardError as error:
             body = error.json_body if isinstance(error.json_body, dict) else {}
-            intent_id = (body.get("error", {}).get("payment_intent") or {}).get("id")
+            details = body.get("error") or {}
+            intent_id = (details.get("payment_intent") or {}).get("id")
             raise PaymentDeclined(
-                error.user_message or "Your card was declined.", intent_id
+                error.user_message or "Your card was declined.",
+                intent_id,
+                details.get("decline_code") or error.code,
             ) from error
         except stripe.APIConnectionError as error:
             raise GatewayUnavailable("Stripe could not be reached") from error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,11 +21,23 @@ from flask import (
     session,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from extensions import db, limiter
-from fundraising import card_testing, drives, presentation, services, webhooks
+from fundraising import (
+    card_testing,
+    drives,
+    payment_methods,
+    presentation,
+    receipts,
+    services,
+    share_card,
+    sharing,
+    webhooks,
+)
 from fundraising.forms import DonationForm
 from fundraising.models import Donation, DonationStatus, Drive, DriveStatus
 from fundraising.money import InvalidAmount, parse_amount
@@ -34,10 +47,11 @@ from fundraising.stripe_gateway import (
     GatewayRejected,
     GatewayUnavailable,
     InvalidSignature,
+    OnlineMandate,
     PaymentDeclined,
     current_gateway,
 )
-from security import transactions
+from security import locales, transactions
 from security.addresses import request_network
 from security.errors import json_errors
 from security.headers import allows_stripe, csp_nonce
@@ -51,15 +65,16 @@ bp.add_app_template_global(presentation.bar_width, "bar_width")
 # Where the cached drive page keeps the per-request CSRF token and CSP nonce (never in a page).
 CSRF_HOLE = "\x00csrf-token\x00"
 NONCE_HOLE = "\x00csp-nonce\x00"
-UNAVAILABLE = (
+VIA_HOLE = "\x00via-code\x00"  # and the ?via= channel code of this visit (sharing.py)
+UNAVAILABLE = _l(
     "The payment service is unavailable right now. You have not been charged. "
     "Please try again in a few minutes."
 )
-DATABASE_BUSY = (
+DATABASE_BUSY = _l(
     "We could not record your gift just now, so it was not sent for payment: you have not "
     "been charged. Please try again in a minute."
 )
-DECLINED_TOO_OFTEN = (
+DECLINED_TOO_OFTEN = _l(
     "Too many attempts: cards from your connection were declined several times on this drive. "
     "You have not been charged. Please wait a few minutes, or give from another connection."
 )
@@ -89,8 +104,10 @@ def _remember_gift(donation_id: str) -> None:
     session[GIFTS_KEY] = [*gifts, donation_id][-MAX_REMEMBERED_GIFTS:]
 
 
-def _error(message: str, status: int, **extra: Any) -> ResponseReturnValue:
-    return jsonify(error=message, **extra), status
+def _error(message: object, status: int, **extra: Any) -> ResponseReturnValue:
+    """A JSON error for the page's script; `message` is shown to the donor as it is (already
+    in their language: a gettext string, a lazy one, or a domain error's text)."""
+    return jsonify(error=str(message), **extra), status
 
 
 @bp.get("/")
@@ -106,14 +123,18 @@ def drive_page(slug: str) -> ResponseReturnValue:
 
     Anonymous visitors get the page from the public cache, with this request's own CSRF token
     and CSP nonce put into the holes the cached copy keeps for them."""
+    via_code = sharing.clean_via(request.args.get("via")) or ""
     if not _is_anonymous_visit():
-        return _render_drive_page(slug)
-    page = public_cache().get_or_build(("drive", slug), lambda: _drive_page_with_holes(slug))
+        return _render_drive_page(slug, via_code)
+    # One cached copy per language: the page is rendered in the reader's locale.
+    page = public_cache().get_or_build(
+        ("drive", slug, locales.current()), lambda: _drive_page_with_holes(slug)
+    )
     if CSRF_HOLE in page:
         page = page.replace(CSRF_HOLE, generate_csrf())
     if NONCE_HOLE in page:
         page = page.replace(NONCE_HOLE, csp_nonce())
-    return page
+    return page.replace(VIA_HOLE, via_code)
 
 
 def _is_anonymous_visit() -> bool:
@@ -123,14 +144,16 @@ def _is_anonymous_visit() -> bool:
     return "_flashes" not in session
 
 
-def _render_drive_page(slug: str) -> str:
+def _render_drive_page(slug: str, via_code: str) -> str:
     drive = _drive_or_404(slug)
-    return render_template("fundraising/drive.html", form=DonationForm(), **drive_context(drive))
+    return render_template(
+        "fundraising/drive.html", form=DonationForm(), via_code=via_code, **drive_context(drive)
+    )
 
 
 def _drive_page_with_holes(slug: str) -> str:
-    """The page for anyone, with the per-request CSRF token and nonce cut out."""
-    page = _render_drive_page(slug)
+    """The page for anyone, with the per-request CSRF token, nonce and channel code cut out."""
+    page = _render_drive_page(slug, VIA_HOLE)
     if current_app.config.get("WTF_CSRF_ENABLED", True):
         page = page.replace(generate_csrf(), CSRF_HOLE)
     if "csp_nonce" in g:
@@ -150,7 +173,7 @@ def donate(slug: str) -> ResponseReturnValue:
         # before anything reached Stripe: say so plainly, and that nobody was charged.
         db.session.rollback()
         log.warning("database unavailable before a gift reached Stripe")
-        return jsonify(error=DATABASE_BUSY), 503, {"Retry-After": "10"}
+        return jsonify(error=str(DATABASE_BUSY)), 503, {"Retry-After": "10"}
     if not isinstance(prepared, PreparedGift):
         return prepared
     _remember_gift(prepared.donation_id)
@@ -175,16 +198,18 @@ def _prepare_gift(slug: str) -> PreparedGift | ResponseReturnValue:
     answer that refuses the gift."""
     drive = drives.get_drive(slug)
     if drive is None or drive.status is DriveStatus.DRAFT:
-        return _error("There is no such drive.", 404)
+        return _error(_("There is no such drive."), 404)
     if not drives.is_open(drive):
-        return _error("This drive has ended and is no longer taking gifts.", 410)
+        return _error(_("This drive has ended and is no longer taking gifts."), 410)
     form = DonationForm()
     if not form.validate_on_submit():
         field, errors = next(iter(form.errors.items()))
-        return _error(errors[0] if errors else "Check the form.", 400, field=field)
+        return _error(errors[0] if errors else _("Check the form."), 400, field=field)
     if form.currency.data and form.currency.data.lower() != drive.currency:
         return _error(
-            f"This drive takes gifts in {drive.currency.upper()} only.", 400, field="currency"
+            _("This drive takes gifts in %(currency)s only.", currency=drive.currency.upper()),
+            400,
+            field="currency",
         )
     try:
         amount_minor = parse_amount(form.amount.data, drive.currency)
@@ -197,10 +222,13 @@ def _prepare_gift(slug: str) -> PreparedGift | ResponseReturnValue:
         email=form.email.data or "",
         is_anonymous=bool(form.anonymous.data),
         message=form.message.data or "",
+        via_code=sharing.clean_via(form.via.data),
+        wants_updates=bool(form.wants_updates.data),
+        locale=locales.current(),
     )
     if card_testing.is_refused(drive.id, request_network()):
         wait = str(card_testing.retry_after_seconds())
-        return jsonify(error=DECLINED_TOO_OFTEN), 429, {"Retry-After": wait}
+        return jsonify(error=str(DECLINED_TOO_OFTEN)), 429, {"Retry-After": wait}
     try:
         donation = services.start_donation(drive, gift)
     except services.DriveNotOpen as error:
@@ -222,16 +250,25 @@ def _payment_request(
 ) -> dict[str, Any]:
     """The PaymentIntent to create, as plain values (read before the pending row commits)."""
     config = current_app.config
+    types = payment_methods.offered_for(donation.currency)
     return {
         "amount_minor": donation.amount_minor,
         "currency": donation.currency,
         "idempotency_key": f"donation-{donation.id}",
         "metadata": {"drive_id": str(drive.id), "donation_id": donation.id},
-        "receipt_email": gift.email.strip() or None,
+        # Stripe emails its own receipt to this address in live mode; when the app sends
+        # its own (receipts.py), one receipt is enough, and Stripe keeps one copy fewer.
+        "receipt_email": None if receipts.are_sent() else gift.email.strip() or None,
         "description": drive.receipt_description or config["RECEIPT_DESCRIPTION"],
         "statement_descriptor_suffix": drive.statement_descriptor_suffix
         or config["STATEMENT_DESCRIPTOR_SUFFIX"],
         "return_url": external_url("fundraising.thanks", slug=drive.slug),
+        "payment_method_types": types,
+        # A bank debit needs the donor's mandate, accepted in this request (given to Stripe
+        # only, as Stripe's server-side confirmation asks; never stored or logged here).
+        "mandate": OnlineMandate(request.remote_addr or "", request.user_agent.string[:500])
+        if payment_methods.needs_mandate(types)
+        else None,
     }
 
 
@@ -265,7 +302,8 @@ def _charge(
                 error.payment_intent_id,
             )
         )
-        return _error(str(error), 400, donation_id=donation_id, field="card")
+        message = presentation.decline_message(error.code, str(error))
+        return _error(message, 400, donation_id=donation_id, field="card")
     except GatewayUnavailable:
         unreachable = DonationStatus.UNREACHABLE
         _settle(partial(services.record_payment_failure, donation_id, unreachable))
@@ -273,12 +311,13 @@ def _charge(
         return _error(UNAVAILABLE, 503, donation_id=donation_id)
     except GatewayRejected as error:
         _settle(partial(services.record_payment_failure, donation_id, failed, str(error)))
-        return _error(str(error), 400, donation_id=donation_id)
+        message = presentation.decline_message(None, str(error), presentation.REFUSED)
+        return _error(message, 400, donation_id=donation_id)
     _settle(partial(services.record_payment, result, donation_id))
     if services.STRIPE_STATUS.get(result.status) is failed:
         card_testing.record_decline(drive_id, request_network())
         return _error(
-            result.error_message or "Your card was declined.",
+            result.error_message or _("Your card was declined."),
             400,
             donation_id=donation_id,
             field="card",
@@ -312,6 +351,7 @@ def thanks(slug: str) -> ResponseReturnValue:
         drive=drive,
         donation=donation if is_own else None,
         donor=services.donor_details(donation) if is_own and donation else {},
+        share=sharing.share_panel(drive),
     )
 
 
@@ -356,6 +396,27 @@ def cover(slug: str) -> ResponseReturnValue:
     response.headers["Cache-Control"] = "public, max-age=3600"
     response.set_etag(f"cover-{drive.id}-{drive.cover.version}")
     return response.make_conditional(request)
+
+
+@bp.get("/drives/<slug>/share.png", endpoint="share_card")
+def share_card_image(slug: str) -> ResponseReturnValue:
+    """The link-preview image for a drive without a cover: title, progress, raised of goal.
+
+    Drawn at most once per SHARE_CARD_SECONDS per worker and language (share_card.py), whoever
+    asks: its words are in the reader's language (the page's og:image names it with ?lang=)."""
+    seconds = float(current_app.config["SHARE_CARD_SECONDS"])
+    key = ("share-card", slug, locales.current(), share_card.time_bucket(seconds))
+    image, etag = public_cache().get_or_build(key, lambda: _share_card(slug), seconds=seconds)
+    response = Response(image, mimetype="image/png")
+    response.headers["Cache-Control"] = f"public, max-age={int(seconds)}"
+    response.vary.update(("Accept-Language", "Cookie"))  # without ?lang=, the language varies
+    response.set_etag(etag)
+    return response.make_conditional(request)
+
+
+def _share_card(slug: str) -> tuple[bytes, str]:
+    image = share_card.render_card(share_card.card_figures(_drive_or_404(slug)))
+    return image, "share-" + hashlib.sha256(image).hexdigest()[:24]
 
 
 webhook_bp = Blueprint("webhooks", __name__)

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 
 from accounts.models import Role
 from accounts.security_events import SecurityEvent, add_security_events
 from accounts.views import StaffArea, add_staff_area
 from extensions import csrf
-from fundraising import admin_views, card_testing, cli, services, views, webhooks
+from fundraising import (
+    admin_views,
+    card_testing,
+    cli,
+    receipt_mail,
+    services,
+    update_mail,
+    update_views,
+    views,
+    webhooks,
+)
 from fundraising.money import format_money
 from fundraising.stripe_gateway import StripeGateway
 from security.rotation import add_resealer
@@ -24,8 +35,15 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.filters["money"] = format_money
     csrf.exempt(views.webhook_bp)  # Stripe signs its deliveries instead
+    # A mail client's one-click unsubscribe (RFC 8058) posts no form: the signed token in the
+    # link is the authority, and no cookie is involved.
+    csrf.exempt(update_views.unsubscribe)
     for blueprint in (views.bp, admin_views.bp, views.webhook_bp, cli.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(update_views.bp)
+    app.register_blueprint(update_views.public_bp)
+    update_mail.init_app(app)
+    receipt_mail.init_app(app)
     cli.add_stripe_commands(
         app,
         cli.local_webhook_secret_command,
@@ -35,6 +53,6 @@ def init_app(app: Flask) -> None:
     webhooks.add_handlers(app, webhooks.HANDLERS)
     add_resealer(app, services.DONOR_DETAILS)
     add_security_events(
-        app, SecurityEvent(card_testing.SUSPECTED, "Card testing suspected on a drive")
+        app, SecurityEvent(card_testing.SUSPECTED, _l("Card testing suspected on a drive"))
     )
-    add_staff_area(app, StaffArea("drives_admin.index", "Drives", (Role.ADMIN,)))
+    add_staff_area(app, StaffArea("drives_admin.index", _l("Drives"), (Role.ADMIN,)))

@@ -1,5 +1,6 @@
 """`flask --app app keys rotate-master`: every package's values moved to the new master key;
-`keys rotate-blind-index`: every package's blind index recomputed under BLIND_INDEX_KEY."""
+`keys rotate-blind-index`: every package's blind index recomputed under BLIND_INDEX_KEY;
+`jobs worker`: the background jobs (security/jobs.py) taken from Redis and run."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from flask import Blueprint, current_app
 
 from config import ConfigError, decode_key
 from extensions import db
-from security import blind_index, fields, generations_cli, rotation
+from security import blind_index, fields, generations_cli, jobs, rotation
 
 keys_bp = Blueprint("keys_cli", __name__, cli_group="keys")
 keys_bp.cli.add_command(generations_cli.rotate_generation_command)
 keys_bp.cli.add_command(generations_cli.status_command)
+jobs_bp = Blueprint("jobs_cli", __name__, cli_group="jobs")
 
 
 @keys_bp.cli.command("rotate-master")
@@ -70,3 +72,15 @@ def rotate_blind_index_command(batch_size: int) -> None:
         raise click.ClickException(str(error)) from error
     for index, count in done:
         click.echo(f"Recomputed the {index.label} of {count} {index.unit}(s).")
+
+
+@jobs_bp.cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
+def worker_command(burst: bool) -> None:
+    """Run background jobs (mail, for one) from the queue on JOBS_REDIS_URL, retrying failed
+    ones with back-off. Run one or more beside the web servers; without Redis, jobs run in
+    the web process after each commit and no worker is needed."""
+    try:
+        jobs.work(burst=burst)
+    except jobs.JobsNotConfigured as error:
+        raise click.ClickException(str(error)) from error

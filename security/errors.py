@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -16,15 +18,15 @@ from extensions import db
 log = logging.getLogger(__name__)
 
 MESSAGES = {
-    400: "The request could not be understood. Please go back and try again.",
-    403: "You do not have access to this page.",
-    404: "There is nothing here.",
-    405: "That action is not allowed here.",
-    410: "This is no longer available.",
-    413: "The upload is too large.",
-    429: "Too many attempts. Please wait a minute and try again.",
-    500: "Something went wrong on our side. Nothing you did caused it; please try again.",
-    503: "The service is briefly unavailable. Please try again in a minute.",
+    400: _l("The request could not be understood. Please go back and try again."),
+    403: _l("You do not have access to this page."),
+    404: _l("There is nothing here."),
+    405: _l("That action is not allowed here."),
+    410: _l("This is no longer available."),
+    413: _l("The upload is too large."),
+    429: _l("Too many attempts. Please wait a minute and try again."),
+    500: _l("Something went wrong on our side. Nothing you did caused it; please try again."),
+    503: _l("The service is briefly unavailable. Please try again in a minute."),
 }
 
 
@@ -50,7 +52,7 @@ def wants_json() -> bool:
 
 def render_error(code: int, message: str | None = None) -> tuple[Response | str, int]:
     """A consistent error response for HTML and JSON callers."""
-    text = message or MESSAGES.get(code, "Something went wrong.")
+    text = message or str(MESSAGES.get(code) or _("Something went wrong."))
     if wants_json():
         return jsonify(error=text), code
     return render_template("errors/error.html", code=code, message=text), code
@@ -63,7 +65,7 @@ def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
     if code == 429:  # card testing or password guessing shows up here; never with the address
         log.info("rate limit reached on %s %s", request.method, request.endpoint)
     if code == 400 and getattr(error, "description", "").lower().startswith("the csrf"):
-        message = "This form expired or was sent from elsewhere. Reload the page and try again."
+        message = _("This form expired or was sent from elsewhere. Reload the page and try again.")
     return render_error(code, message)
 
 

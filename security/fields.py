@@ -76,16 +76,26 @@ def unwrap(wrapped: WrappedKey, record_id: str, master: bytes | None = None) -> 
 
 def encrypt(data_key: bytes, plaintext: str, record_id: str, field: str) -> bytes:
     """Encrypt one field of one record."""
-    nonce = os.urandom(NONCE_BYTES)
-    associated = f"{record_id}:{field}".encode()
-    return VERSION + nonce + AESGCM(data_key).encrypt(nonce, plaintext.encode(), associated)
+    return encrypt_bytes(data_key, plaintext.encode(), record_id, field)
 
 
 def decrypt(data_key: bytes, blob: bytes, record_id: str, field: str) -> str:
     """Decrypt one field; a ciphertext from another record or field fails loudly."""
+    return decrypt_bytes(data_key, blob, record_id, field).decode()
+
+
+def encrypt_bytes(data_key: bytes, plaintext: bytes, record_id: str, field: str) -> bytes:
+    """Encrypt bytes (a key, a file's chunk) of one record, bound to the record and field."""
+    nonce = os.urandom(NONCE_BYTES)
+    associated = f"{record_id}:{field}".encode()
+    return VERSION + nonce + AESGCM(data_key).encrypt(nonce, plaintext, associated)
+
+
+def decrypt_bytes(data_key: bytes, blob: bytes, record_id: str, field: str) -> bytes:
+    """Decrypt bytes; a ciphertext from another record or field fails loudly."""
     associated = f"{record_id}:{field}".encode()
     try:
-        plain = AESGCM(data_key).decrypt(
+        return AESGCM(data_key).decrypt(
             blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :], associated
         )
     except InvalidTag as error:
@@ -93,4 +103,3 @@ def decrypt(data_key: bytes, blob: bytes, record_id: str, field: str) -> str:
             f"field {field} of record {record_id} does not decrypt: "
             "it was changed, or moved from another record or field"
         ) from error
-    return plain.decode()

@@ -15,7 +15,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Served over plain http on the developer's or the test machine: HSTS there would only make a
 # browser refuse http://localhost later. Every other environment sits behind TLS.
 PLAIN_HTTP_ENVIRONMENTS = ("development", "testing")
-STRIPE_ORIGINS = ("https://js.stripe.com", "https://api.stripe.com", "https://hooks.stripe.com")
+# Stripe.js and its Elements (the Payment and Express Checkout Elements load from subdomains).
+STRIPE_ORIGINS = (
+    "https://js.stripe.com",
+    "https://*.js.stripe.com",
+    "https://api.stripe.com",
+    "https://hooks.stripe.com",
+)
 
 
 def csp_nonce() -> str:
@@ -34,6 +40,19 @@ def allows_stripe(view: F) -> F:
         return view(*args, **kwargs)
 
     return cast(F, wrapped)
+
+
+# A file served from the database (a case document): nothing in it may run, load or be framed,
+# even if a browser shows it rather than saving it.
+FILE_POLICY = (
+    "default-src 'none'; img-src 'self'; sandbox; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+
+
+def serves_file() -> None:
+    """Mark this response as a stored file: it gets FILE_POLICY instead of the page CSP."""
+    g.csp_serves_file = True
 
 
 def _origin(url: str | None) -> str | None:
@@ -98,7 +117,8 @@ HSTS = "max-age=63072000; includeSubDomains"
 def set_security_headers(response: Response) -> Response:
     """Add the headers every response carries."""
     headers = response.headers
-    headers["Content-Security-Policy"] = content_security_policy()
+    is_file = bool(g.get("csp_serves_file"))
+    headers["Content-Security-Policy"] = FILE_POLICY if is_file else content_security_policy()
     headers.update(FIXED_HEADERS)
     if current_app.config["APP_ENV"] not in PLAIN_HTTP_ENVIRONMENTS:
         headers["Strict-Transport-Security"] = HSTS

@@ -26,6 +26,21 @@ from tests import hsm, postgres
 PASSWORD = "correct horse battery staple orbit"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the language catalogues, so the tests read the translations in the tree
+    (`make install` does the same for `make run`)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in (Path(__file__).resolve().parent.parent / "translations").glob(
+        "*/LC_MESSAGES/messages.po"
+    ):
+        with po.open("rb") as source:
+            catalogue = read_po(source, locale=po.parent.parent.name)
+        with po.with_suffix(".mo").open("wb") as target:
+            write_mo(target, catalogue)
+
+
 class Clock:
     """A clock the tests move by hand; the app reads it through app.config["CLOCK"]."""
 
@@ -217,6 +232,7 @@ def start_localstripe(
     delay_ms: int = 0,
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
+    debits_clear_ms: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start localstripe on a free port; return the process and its base URL."""
     port_file = directory / f"localstripe-{os.getpid()}-{time.monotonic_ns()}.port"
@@ -226,6 +242,7 @@ def start_localstripe(
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,
         stripe_js=SHIM,
+        debits_clear_ms=debits_clear_ms,
     )
     log_path = port_file.with_suffix(".log")
     with log_path.open("wb") as log:

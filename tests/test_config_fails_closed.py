@@ -43,6 +43,7 @@ READ = (
     "TRUST_PROXY_HOST",
     "DATABASE_POOL_SIZE",
     "PUBLIC_CACHE_SECONDS",
+    "JOBS_REDIS_URL",
 )
 
 
@@ -124,11 +125,26 @@ def test_production_with_a_token_needs_no_software_keys(monkeypatch, tmp_path):
         pytest.param({"DATABASE_POOL_SIZE": "many"}, "DATABASE_POOL_SIZE", id="pool-size"),
         pytest.param({"PUBLIC_CACHE_SECONDS": "nan"}, "PUBLIC_CACHE_SECONDS", id="cache-nan"),
         pytest.param({"TRUST_PROXY_HOST": "1"}, "TRUST_PROXY_HOST", id="host-without-proxy"),
+        pytest.param(
+            {"RATELIMIT_STORAGE_URI": "memcached://cache:11211"}, "JOBS_REDIS_URL", id="no-jobs"
+        ),
+        pytest.param({"JOBS_REDIS_URL": "amqp://mq"}, "JOBS_REDIS_URL", id="jobs-not-redis"),
     ],
 )
 def test_production_refuses_each_misconfiguration_by_name(monkeypatch, tmp_path, changes, named):
     _environment(monkeypatch, **changes)
     assert named in _refusal(tmp_path)
+
+
+def test_the_job_queue_is_on_the_rate_limiters_redis_unless_told_otherwise(monkeypatch, tmp_path):
+    _environment(monkeypatch)
+    assert load_config(tmp_path)["JOBS_REDIS_URL"] == "redis://redis.internal:6379/0"
+    _environment(monkeypatch, JOBS_REDIS_URL="redis://jobs.internal:6379/1")
+    assert load_config(tmp_path)["JOBS_REDIS_URL"] == "redis://jobs.internal:6379/1"
+    monkeypatch.setenv("APP_ENV", "development")
+    monkeypatch.delenv("JOBS_REDIS_URL")
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "memory://")
+    assert load_config(tmp_path)["JOBS_REDIS_URL"] is None  # jobs run after each commit
 
 
 def test_every_problem_is_named_in_one_message(monkeypatch, tmp_path):

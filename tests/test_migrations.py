@@ -97,3 +97,53 @@ def test_upgrade_from_empty_matches_the_models_and_downgrade_removes_everything(
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.filterwarnings("ignore:'get_engine' is deprecated:DeprecationWarning")
+def test_0016_moves_cases_closed_early_to_closed_with_their_outcome(
+    empty_database_url, tmp_path, keep_logging
+):
+    """Cases closed as declined or withdrawn (old stages), or after arriving, keep what they
+    were as an outcome; open cases and the stage history are untouched."""
+    app = create_app(settings_for(empty_database_url, tmp_path / "instance", Clock()))
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["db", "upgrade", "0015"])
+    assert result.exception is None, repr(result.exception)
+    stages = {"c1": "declined", "c2": "withdrawn", "c3": "closed", "c4": "screening"}
+    with app.app_context(), db.engine.begin() as connection:
+        for case_id, stage in stages.items():
+            connection.execute(
+                text(
+                    "INSERT INTO cases (id, code, stage, risk_level, region, household_size, "
+                    "referral_source, created_at, updated_at, stage_changed_at) VALUES "
+                    "(:id, :code, :stage, 'high', 'North', 1, 'partner', :now, :now, :now)"
+                ),
+                {"id": case_id, "code": f"RC-{case_id}", "stage": stage, "now": "2026-01-01"},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO case_stage_changes (case_id, from_stage, to_stage, created_at)"
+                    " VALUES (:id, 'referred', :stage, :now)"
+                ),
+                {"id": case_id, "stage": stage, "now": "2026-01-01"},
+            )
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exception is None, repr(result.exception)
+    with app.app_context(), db.engine.connect() as connection:
+        rows = dict(
+            (row.id, (row.stage, row.outcome))
+            for row in connection.execute(text("SELECT id, stage, outcome FROM cases"))
+        )
+        history = sorted(
+            connection.execute(text("SELECT case_id, to_stage FROM case_stage_changes")).all()
+        )
+    assert rows == {
+        "c1": ("closed", "declined"),
+        "c2": ("closed", "withdrawn"),
+        "c3": ("closed", "relocated"),
+        "c4": ("screening", None),
+    }
+    assert history == sorted(stages.items())
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()

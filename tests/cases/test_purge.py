@@ -59,9 +59,10 @@ def _assert_shredded(app, case_id):
         return case.stage, case.closed_at
 
 
-def _close(worker, case_id, stage="withdrawn"):
+def _close(worker, case_id, outcome="withdrawn"):
     response = worker.client.post(
-        f"/cases/{case_id}/stage", data={"to_stage": stage, "reason": "Closed by test"}
+        f"/cases/{case_id}/stage",
+        data={"to_stage": "closed", "outcome": outcome, "reason": "Closed by test"},
     )
     assert response.status_code == 302
 
@@ -91,7 +92,7 @@ def test_purge_expired_removes_exactly_the_due_cases(request, app, person, clock
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "Purged 1 case(s)."
 
-    assert _assert_shredded(app, due) == (Stage.WITHDRAWN, closed_at)
+    assert _assert_shredded(app, due) == (Stage.CLOSED, closed_at)
     with app.app_context():
         for case_id, name in ((later, "Later Person"), (open_case, "Open Person")):
             case = db.session.get(Case, case_id)

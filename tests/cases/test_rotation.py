@@ -162,5 +162,6 @@ def test_every_package_with_secrets_under_the_master_key_is_asked(app):
             "staff TOTP seeds",
             "donors' details",
             "payout bank references",
+            "references of gifts outside Stripe",
             "case keys",
         ]

@@ -79,3 +79,71 @@ def test_case_from_intake_to_verified_by_two_people(live_server, browser):
     second.get_by_role("button", name="Change stage").click()
     expect(second.locator("h1")).to_contain_text("Verified")
     assert_accessible(second)
+
+
+def test_a_caseworker_uploads_views_and_downloads_a_document(live_server, browser, tmp_path):
+    """A phone photo of a passport goes up, shows in the list, opens re-encoded, downloads."""
+    import io
+
+    from PIL import ExifTags, Image
+
+    from cases.models import RiskLevel
+
+    app = live_server.app
+    worker_id = make_user(app, Role.CASEWORKER, "documents.worker@example.org")
+    with app.app_context():
+        worker = db.session.get(User, worker_id)
+        case = services.create_case(
+            worker,
+            {"legal_name": "Amira Documentcase", "contact": "Signal +964 555 0199"},
+            services.ClearFields(risk_level=RiskLevel.HIGH, region="Nineveh"),
+        )
+        db.session.commit()
+        case_id = case.id
+    exif = Image.Exif()
+    exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSLatitude] = (36.0, 11.0, 27.0)
+    photo = tmp_path / "passport photo.jpg"
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 200), (40, 90, 160)).save(buffer, "JPEG", exif=exif)
+    photo.write_bytes(buffer.getvalue())
+
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    sign_in(page, live_server, user_email(app, worker_id))
+    page.goto(live_server(f"/cases/{case_id}"))
+    documents = page.get_by_role("region", name="Documents")
+    expect(documents).to_contain_text("No documents yet.")
+    documents.get_by_label("Type of document").select_option("passport")
+    documents.get_by_label("Expiry date (if it has one)").fill("2031-03-01")
+    documents.get_by_label("File").set_input_files(str(photo))
+    documents.get_by_role("button", name="Upload document").click()
+    page.wait_for_url(re.compile(r".*/cases/[0-9a-f-]{36}#documents$"))
+    expect(page.locator(".flashes")).to_contain_text("Document added.")
+    row = documents.get_by_role("row", name=re.compile("passport photo.jpg"))
+    expect(row).to_contain_text("Passport")
+    expect(row).to_contain_text("1 Mar 2031")
+    assert_accessible(page)
+    screenshot(page, "case-documents")
+
+    with page.expect_popup() as opened:
+        row.get_by_role("link", name=re.compile("^View")).click()
+    image_tab = opened.value
+    image_tab.wait_for_load_state()
+    width = image_tab.evaluate("document.images[0].naturalWidth")
+    assert width == 320  # the browser decoded the re-encoded image
+    image_tab.close()
+
+    with page.expect_download() as downloaded:
+        row.get_by_role("link", name=re.compile("^Download")).click()
+    with Image.open(downloaded.value.path()) as saved:
+        assert saved.format == "JPEG"
+        assert saved.getexif().get_ifd(ExifTags.IFD.GPSInfo) == {}
+    assert "passport" in downloaded.value.suggested_filename
+
+    fake = tmp_path / "notes.jpg"
+    fake.write_text("not a photo at all")
+    documents.get_by_label("File").set_input_files(str(fake))
+    documents.get_by_role("button", name="Upload document").click()
+    expect(page.locator("main")).to_contain_text("This file is not a PDF, JPEG, PNG or WebP file")
+    assert_accessible(page)
+    context.close()

@@ -1,6 +1,9 @@
-"""A finance user reconciles a payout against the bank and approves a disbursement."""
+"""A finance user reconciles a payout against the bank, approves a disbursement and records a
+gift that came outside Stripe."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -69,6 +72,9 @@ def test_finance_reconciles_a_payout_and_approves_a_disbursement(live_server, pa
     assert_accessible(page)
     page.get_by_role("button", name="Approve").click()
     expect(page.locator("main")).to_contain_text("Approved")
+    page.get_by_role("link", name=re.compile("see whom to pay")).click()
+    expect(page.locator("main")).to_contain_text("Pay to")
+    assert_accessible(page)
     page.get_by_label("Payment reference").fill("TRANSFER-42")
     page.get_by_role("button", name="Mark paid").click()
     expect(page.locator("main")).to_contain_text("TRANSFER-42")
@@ -80,3 +86,26 @@ def test_finance_reconciles_a_payout_and_approves_a_disbursement(live_server, pa
     expect(page.locator("main svg")).to_have_count(3)
     assert_accessible(page)
     screenshot(page, "ledger")
+
+
+def test_finance_records_a_bank_transfer_on_the_drive_ledger(live_server, page):
+    """A gift outside Stripe counts at once; a bad entry is refused beside its field."""
+    app = live_server.app
+    finance_id = make_user(app, Role.FINANCE, "books@example.org")
+    drive_id = make_drive(app, slug="by-hand", title="Safe housing")
+    sign_in(page, live_server, user_email(app, finance_id))
+    page.goto(live_server(f"/finance/drives/{drive_id}"))
+    page.get_by_label("Amount received").fill("12.345")
+    page.get_by_label("Date received").fill("2026-11-20")
+    page.get_by_label("How it was given").select_option("bank_transfer")
+    page.get_by_label("Reference", exact=True).fill("FPS 20NOV 88431")
+    page.get_by_role("button", name="Record the gift").click()
+    expect(page.locator("main")).to_contain_text("Use at most 2 digits after the decimal point.")
+    assert_accessible(page)
+    page.get_by_label("Amount received").fill("500")
+    page.get_by_role("button", name="Record the gift").click()
+    expect(page.locator("main")).to_contain_text("$500.00 by bank transfer recorded and counted.")
+    expect(page.locator("main")).to_contain_text("FPS 20NOV 88431")
+    expect(page.locator("main")).to_contain_text("another finance user can reverse it")
+    assert_accessible(page)
+    screenshot(page, "offline-gift")

@@ -77,6 +77,27 @@ def test_each_category_gets_a_bar_of_the_same_height_however_few():
     assert "$640.00" in one
 
 
+def test_in_arabic_the_chart_labels_stay_inside_the_chart(app, staff):
+    drive_id = make_drive(app)
+    donate(app, drive_id, 5000)
+    finance = staff(Role.FINANCE)
+    ltr = svgs(finance.client.get(f"/finance/drives/{drive_id}").get_data(as_text=True))
+    rtl = svgs(finance.client.get(f"/finance/drives/{drive_id}?lang=ar").get_data(as_text=True))
+    assert all('direction="ltr"' in chart for chart in ltr)
+    assert all('direction="rtl"' in chart for chart in rtl)
+    # Right-to-left text starts at its right end: the label at the left edge is anchored by
+    # its end there, the one at the right edge by its start, so neither runs off the chart.
+    axis = f'y="{charts.HEIGHT - 8:.1f}" font-size="12" text-anchor='
+    left, right = (
+        f'<text x="{charts.PAD:.1f}" {axis}',
+        f'<text x="{charts.WIDTH - charts.PAD:.1f}" {axis}',
+    )
+    assert left + '"start"' in ltr[0]
+    assert right + '"end"' in ltr[0]
+    assert left + '"end"' in rtl[0]
+    assert right + '"start"' in rtl[0]
+
+
 def test_a_drive_that_does_not_exist_is_404(app, staff):
     assert staff(Role.FINANCE).client.get("/finance/drives/999").status_code == 404
 

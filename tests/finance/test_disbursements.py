@@ -240,3 +240,53 @@ def test_finance_sees_the_case_code_and_never_the_person(app, setup, staff):
         assert setup.case_code in page
         for secret in (LEGAL_NAME, "Quintanar", "7700 900123", "Travel agent", "One-way"):
             assert secret not in page
+
+
+def test_finance_paying_an_approved_disbursement_sees_whom_to_pay_and_that_is_audited(
+    app, setup, staff
+):
+    finance = staff(Role.FINANCE)
+    item = ask(app, setup, 900)
+    before = audit_actions(app)
+    response = finance.client.get(f"/finance/disbursements/{item}/pay")
+    assert response.status_code == 302  # requested, not approved: nothing shown
+    page = finance.client.get("/finance/disbursements").get_data(as_text=True)
+    assert "shown only for an approved disbursement" in page
+    assert "Travel agent" not in page
+    assert audit_actions(app)[len(before) :].count("disbursement.payee_viewed") == 0
+
+    act(app, "approve_disbursement", item, finance.id)
+    response = finance.client.get(f"/finance/disbursements/{item}/pay")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    page = response.get_data(as_text=True)
+    assert PAYEE in page
+    for secret in (LEGAL_NAME, "Quintanar", "7700 900123", "One-way"):
+        assert secret not in page  # the payee, never the person or the caseworker's note
+    with app.app_context():
+        records = db.session.scalars(
+            select(AuditRecord).where(
+                AuditRecord.action.in_(["disbursement.payee_viewed", "case.decrypted"]),
+                AuditRecord.actor_id == finance.id,
+            )
+        ).all()
+    assert {(r.action, r.object_id) for r in records} == {
+        ("disbursement.payee_viewed", item),
+        ("case.decrypted", setup.case_id),
+    }
+    finance.client.post(
+        f"/finance/disbursements/{item}/pay", data={"reference": "WISE-1", "paid_on": ""}
+    )
+    assert state(app, setup, item)["status"] is DisbursementStatus.PAID
+    assert finance.client.get(f"/finance/disbursements/{item}/pay").status_code == 302
+
+
+@pytest.mark.parametrize("role", [Role.CASEWORKER, Role.ADMIN])
+def test_only_finance_opens_the_payee(app, setup, staff, role):
+    item = ask(app, setup, 900)
+    act(app, "approve_disbursement", item, staff(Role.FINANCE).id)
+    assert staff(role).client.get(f"/finance/disbursements/{item}/pay").status_code == 403
+
+
+def test_an_unknown_disbursement_is_404(app, setup, staff):
+    assert staff(Role.FINANCE).client.get("/finance/disbursements/nope/pay").status_code == 404

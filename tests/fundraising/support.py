@@ -91,6 +91,7 @@ def make_gift(
     email: str = "",
     is_anonymous: bool = False,
     message: str = "",
+    via_code: str | None = None,
 ) -> Gift:
     """A donation as /donate leaves it once Stripe has answered (pending, with its intent id)."""
     intent_id = stripe_objects.new_id("pi")
@@ -105,6 +106,7 @@ def make_gift(
                 email=email,
                 is_anonymous=is_anonymous,
                 message=message,
+                via_code=via_code,
             ),
         )
         donation.payment_intent_id = intent_id

@@ -28,7 +28,7 @@ VALID = {
         ({"amount": ""}, "amount", "Enter an amount"),
         ({"amount": "4.99"}, "amount", "The smallest gift to this drive is $5.00"),
         ({"amount": "10000.01"}, "amount", "The largest gift we can take online is $10,000.00"),
-        ({"payment_method": ""}, "payment_method", "Card details are missing"),
+        ({"payment_method": ""}, "payment_method", "Payment details are missing"),
         ({"payment_method": "tok_visa"}, "payment_method", "payment method is not valid"),
         ({"payment_method": "pm_<script>"}, "payment_method", "payment method is not valid"),
         ({"currency": "eur"}, "currency", "takes gifts in USD only"),
@@ -52,7 +52,7 @@ def test_missing_payment_method_field_is_refused(app):
     data = {key: value for key, value in VALID.items() if key != "payment_method"}
     response = app.test_client().post("/drives/relocation/donate", data=data)
     assert response.status_code == 400
-    assert "Card details are missing" in response.get_json()["error"]
+    assert "Payment details are missing" in response.get_json()["error"]
     assert count_donations(app) == 0
 
 
