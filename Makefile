@@ -15,6 +15,13 @@ $(BIN)/.installed: requirements-dev.lock
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
 	touch $@
 
+# Lighthouse for tests/e2e/test_lighthouse.py, pinned in package-lock.json (the app itself
+# needs no Node). Without npm that test skips, and fails under REQUIRE_BROWSER=1 as in CI.
+node_modules/.installed: package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --no-audit --no-fund && touch $@; \
+	else echo "npm not found: skipping node_modules (tests/e2e/test_lighthouse.py will skip)"; fi
+
 install: $(BIN)/.installed translations
 
 # The language catalogues (translations/<lang>/LC_MESSAGES/messages.po) compiled for the app.
@@ -55,7 +62,7 @@ run: install
 	echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"; \
 	$(BIN)/flask --app app run --host 127.0.0.1 --port $(PORT) --no-debugger --no-reload
 
-test: lint
+test: lint node_modules/.installed
 	@bash devtools/system-packages.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -1,6 +1,6 @@
-"""Health check for load balancers and uptime monitors."""
+"""Health check for load balancers and uptime monitors; robots.txt for search engines."""
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,3 +19,25 @@ def healthz() -> ResponseReturnValue:
         db.session.rollback()
         return jsonify(status="database unavailable"), 503
     return jsonify(status="ok")
+
+
+# Staff areas and one-person pages (a donor's thank-you, an unsubscribe link) are nobody's
+# search result; the drives are meant to be found.
+ROBOTS = """User-agent: *
+Disallow: /admin/
+Disallow: /cases/
+Disallow: /finance/
+Disallow: /account
+Disallow: /login
+Disallow: /updates/
+Disallow: /drives/*/thanks
+Disallow: /drives/*/donate
+Allow: /
+"""
+
+
+@bp.get("/robots.txt")
+def robots() -> ResponseReturnValue:
+    response = Response(ROBOTS, mimetype="text/plain")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response

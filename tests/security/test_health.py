@@ -13,3 +13,13 @@ def test_healthz_answers_503_when_the_database_does_not(make_app, tmp_path):
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["status"] != "ok"
+
+
+def test_robots_keeps_search_engines_out_of_staff_and_one_person_pages(client):
+    response = client.get("/robots.txt")
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    lines = response.get_data(as_text=True).splitlines()
+    for path in ("/admin/", "/cases/", "/finance/", "/login", "/drives/*/thanks", "/updates/"):
+        assert f"Disallow: {path}" in lines
+    assert "Allow: /" in lines
