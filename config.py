@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import math
 import os
@@ -137,6 +138,33 @@ def backup_age_recipients(value: str | None) -> tuple[str, ...]:
     return tuple(items)
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def metrics_allow(value: str | list[str] | tuple[str, ...] | None) -> tuple[Network, ...]:
+    """METRICS_ALLOW as networks: a comma list of IP addresses and CIDR networks (an address
+    is its own /32 or /128); () when unset, and then /metrics answers nobody."""
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    networks: list[Network] = []
+    for item in (str(item).strip() for item in items):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item))
+        except ValueError:
+            hint = ""
+            if "/" in item:
+                try:
+                    hint = f" (did you mean {ipaddress.ip_network(item, strict=False)}?)"
+                except ValueError:
+                    hint = ""
+            raise ConfigError(
+                f"METRICS_ALLOW: {item!r} is not an IP address or a network such as "
+                f"10.0.0.0/8{hint}; give a comma list of them"
+            ) from None
+    return tuple(networks)
+
+
 def _generate_secret(name: str) -> str:
     if name in ("CASE_MASTER_KEY", "BLIND_INDEX_KEY"):
         return base64.b64encode(secrets.token_bytes(32)).decode()
@@ -265,6 +293,10 @@ def _check_settings(settings: dict[str, Any], *, is_production: bool) -> list[st
         backup_age_recipients(settings.get("BACKUP_AGE_RECIPIENT"))
     except ConfigError as error:
         problems.append(str(error))
+    try:
+        metrics_allow(settings.get("METRICS_ALLOW"))
+    except ConfigError as error:
+        problems.append(str(error))
     if not RECEIPT_PREFIX.fullmatch(str(settings.get("RECEIPT_PREFIX", ""))):
         problems.append(
             "RECEIPT_PREFIX must be at most 12 letters, digits or - / . _ (e.g. SP- or 2026/), "
@@ -379,6 +411,9 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         # The organisation's age public key(s) backups are encrypted to (security/backup.py);
         # the identity that opens them is kept offline, never on the server.
         "BACKUP_AGE_RECIPIENT": os.environ.get("BACKUP_AGE_RECIPIENT") or None,
+        # Who may read /metrics (security/metrics.py): a comma list of addresses and networks,
+        # matched against the client address (after ProxyFix); empty: nobody.
+        "METRICS_ALLOW": os.environ.get("METRICS_ALLOW") or "",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": app_env not in {"development", "testing"},
@@ -415,6 +450,7 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
     settings["STRIPE_PAYMENT_METHOD_TYPES"] = payment_method_types(
         settings["STRIPE_PAYMENT_METHOD_TYPES"]
     )
+    settings["METRICS_ALLOW"] = metrics_allow(settings["METRICS_ALLOW"])
     if not str(settings["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
         settings["SQLALCHEMY_ENGINE_OPTIONS"] = {
             "pool_size": settings["DATABASE_POOL_SIZE"],

@@ -48,3 +48,25 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # The proxy sets X-Forwarded-For; the app reads it (TRUSTED_PROXIES), gunicorn need not.
 forwarded_allow_ips = "127.0.0.1,::1"
+
+# Metrics (security/metrics.py): each worker counts on its own, so with
+# PROMETHEUS_MULTIPROC_DIR set (a directory only the app user writes, e.g. /run/safe-passage/
+# metrics, set in the environment before gunicorn starts) the counters go to files there and
+# /metrics adds up every worker's. It is emptied when gunicorn starts (a previous run's files
+# would be counted again) and a worker's live gauges are dropped when it exits.
+METRICS_DIRECTORY = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+
+
+def on_starting(_server: object) -> None:
+    if METRICS_DIRECTORY:
+        os.makedirs(METRICS_DIRECTORY, mode=0o700, exist_ok=True)
+        for name in os.listdir(METRICS_DIRECTORY):
+            if name.endswith(".db"):
+                os.remove(os.path.join(METRICS_DIRECTORY, name))
+
+
+def child_exit(_server: object, worker: object) -> None:
+    if METRICS_DIRECTORY:
+        from prometheus_client import multiprocess  # noqa: PLC0415 (only in multiprocess mode)
+
+        multiprocess.mark_process_dead(getattr(worker, "pid", 0))

@@ -7,6 +7,7 @@ from typing import NoReturn
 
 import click
 from flask import Blueprint
+from sqlalchemy.exc import SQLAlchemyError
 
 from audit.anchors import (
     PATH_SETTING,
@@ -18,7 +19,8 @@ from audit.anchors import (
     read_anchors,
 )
 from audit.roles import RoleError, grant_app_role
-from audit.services import ChainReport, verify_chain
+from audit.services import verify_chain
+from audit.verifications import record_verification
 from extensions import db
 
 bp = Blueprint("audit", __name__, cli_group="audit")
@@ -29,35 +31,47 @@ def _fail(message: str) -> NoReturn:
     raise SystemExit(1)
 
 
-def _chain() -> ChainReport:
-    report = verify_chain()
-    if not report.ok:
-        _fail(f"audit chain broken at record {report.bad_record_id}: {report.problem}")
-    return report
-
-
 @bp.cli.command("verify")
 def verify_command() -> None:
     """Check the whole audit chain, and against the anchors in AUDIT_ANCHOR_PATH when set;
-    exit 1 naming the first problem."""
-    report = _chain()
+    exit 1 naming the first problem. The outcome is kept for /metrics (audit_chain_ok)."""
+    report = verify_chain()
     summary = f"audit chain intact: {report.checked} records, head {report.head_hash}"
+    problem: str | None = None
+    if not report.ok:
+        problem = f"audit chain broken at record {report.bad_record_id}: {report.problem}"
     path = anchor_path()
-    if path is None:
-        click.echo(f"{summary} ({PATH_SETTING} is not set: not checked against an anchor)")
-        return
+    if problem is None and path is None:
+        summary += f" ({PATH_SETTING} is not set: not checked against an anchor)"
+    elif problem is None and path is not None:
+        try:
+            anchors = read_anchors(path)
+            if not anchors:
+                raise AnchorError(f"{PATH_SETTING} {path} holds no anchors (run audit anchor)")
+            check_anchors(anchors)
+        except AnchorError as error:
+            problem = f"audit log does not match its anchors: {error}"
+        else:
+            latest = anchors[-1]
+            summary += (
+                f"; matches {len(anchors)} anchors, the latest of {latest.time} "
+                f"(record {latest.record_id}, {latest.count} records)"
+            )
+    _remember(is_intact=problem is None, records_checked=report.checked)
+    if problem is not None:
+        _fail(problem)
+    click.echo(summary)
+
+
+def _remember(*, is_intact: bool, records_checked: int) -> None:
+    """Keep the outcome for /metrics; a database that refuses it does not hide the verdict."""
+    db.session.rollback()  # the verification's reads end here; the row is its own transaction
     try:
-        anchors = read_anchors(path)
-        if not anchors:
-            raise AnchorError(f"{PATH_SETTING} {path} holds no anchors (run audit anchor)")
-        check_anchors(anchors)
-    except AnchorError as error:
-        _fail(f"audit log does not match its anchors: {error}")
-    latest = anchors[-1]
-    click.echo(
-        f"{summary}; matches {len(anchors)} anchors, the latest of {latest.time} "
-        f"(record {latest.record_id}, {latest.count} records)"
-    )
+        record_verification(is_intact=is_intact, records_checked=records_checked)
+        db.session.commit()
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        click.echo(f"(the outcome was not kept for /metrics: {type(error).__name__})", err=True)
 
 
 @bp.cli.command("anchor")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import Model
@@ -39,3 +39,15 @@ class AuditHead(Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_record_id: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditVerification(Model):
+    """One run of `audit verify`: when, and whether the chain (and its anchors) held. The
+    newest is what /metrics reports (audit_chain_ok), on every app host alike."""
+
+    __tablename__ = "audit_verifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    is_intact: Mapped[bool] = mapped_column(Boolean)
+    records_checked: Mapped[int] = mapped_column(Integer)

@@ -35,6 +35,7 @@ ALLOWED_DETAIL_KEYS = frozenset(
         "from_stage",
         "from_status",
         "links_revoked",
+        "locale",  # a language code ("es"): which translation of a drive or update changed
         "locked_minutes",
         "method",
         "new_role",
@@ -47,6 +48,7 @@ ALLOWED_DETAIL_KEYS = frozenset(
         "sessions_ended",
         "staff",
         "status",
+        "task",  # a case task's random id
         "to_stage",
         "to_status",
     }

@@ -1,11 +1,11 @@
-"""`flask --app app cases purge-expired` and `flask --app app cases snapshot-spending`."""
+"""The `flask --app app cases` commands: purge-expired, snapshot-spending, task-digest."""
 
 from __future__ import annotations
 
 import click
 from flask import Blueprint
 
-from cases import services, transparency
+from cases import services, tasks, transparency
 from extensions import db
 
 bp = Blueprint("cases_cli", __name__, cli_group="cases")
@@ -27,3 +27,15 @@ def snapshot_spending_command() -> None:
     count = transparency.freeze_all_spending()
     db.session.commit()
     click.echo(f"Froze {count} monthly snapshot(s).")
+
+
+@bp.cli.command("task-digest")
+def task_digest_command() -> None:
+    """Email each caseworker how many of their tasks are overdue or due this week, and on
+    which case codes (never a name or a task's text). Run it daily; does nothing without SMTP."""
+    count = tasks.queue_digests()
+    db.session.commit()  # the digest jobs start once this commits
+    if count is None:
+        click.echo("SMTP is not configured: no task digest sent.")
+        return
+    click.echo(f"Queued {count} task digest(s).")

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 
 import audit
 from accounts.models import User
-from cases import encryption
+from cases import encryption, tasks
 from cases.document_models import CHUNK_BYTES, CaseDocument, CaseDocumentChunk, DocumentKind
 from cases.models import Case, new_id
 from config import MIB
@@ -115,6 +115,7 @@ def add_document(
                 data=crypto.encrypt_bytes(document_key, piece, record_id, field),
             )
         )
+    tasks.add_renewal_task(case, document)
     case.updated_at = now()
     audit.record(actor, "case.document_added", "case", case.id, document=document_id)
     return document
@@ -188,6 +189,7 @@ def read_document(case: Case, document: CaseDocument, reader: User, method: str)
 def delete_document(case: Case, document: CaseDocument, actor: User) -> None:
     """Shred one document: its key and chunks deleted (scrub the tables after the commit)."""
     document_id = document.id
+    tasks.delete_for_document(document_id)
     db.session.execute(
         delete(CaseDocumentChunk).where(CaseDocumentChunk.document_id == document_id)
     )

@@ -12,7 +12,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from cases.document_models import DocumentKind
 from cases.models import Outcome, ReferralSource, RiskLevel, Stage
@@ -106,3 +106,13 @@ class DocumentForm(FlaskForm):
     )
     expires_on = DateField(_l("Expiry date (if it has one)"), validators=[Optional()])
     file = FileField(_l("File"), validators=[FileRequired(_l("Choose the file to upload."))])
+
+
+class TaskForm(FlaskForm):
+    title = StringField(
+        _l("What needs doing"),
+        description=_l("Encrypted with the case, like notes."),
+        validators=[DataRequired(_l("Write what needs doing.")), Length(max=200)],
+    )
+    due_on = DateField(_l("Due"), validators=[InputRequired(_l("Give the date the task is due."))])
+    assignee = SelectField(_l("Caseworker"), choices=[], validate_choice=False)

@@ -14,7 +14,7 @@ from sqlalchemy import delete, select, update
 
 import audit
 from accounts.models import Role, User
-from cases import access, documents, duplicates, encryption
+from cases import access, documents, duplicates, encryption, tasks
 from cases.encryption import CaseError
 from cases.models import (
     IDENTITY_FIELDS,
@@ -135,6 +135,7 @@ def create_case(creator: User, identity: dict[str, str | None], clear: ClearFiel
             created_at=moment,
         )
     )
+    tasks.add_verification_task(case)
     audit.record(creator, "case.created", "case", case.id, risk=clear.risk_level.value)
     duplicates.record_hits(case, creator, new_digests)
     return case
@@ -396,6 +397,7 @@ def unassign(case: Case, caseworker_id: int, actor: User) -> None:
     if not remaining:
         raise CaseError(_("A case needs at least one assigned caseworker."))
     case.assignments = remaining
+    tasks.release_assignee(case, caseworker_id)
     audit.record(actor, "case.unassigned", "case", case.id, staff=caseworker_id)
 
 
@@ -410,6 +412,7 @@ def purge_case(case: Case, actor: User | None, reason: str) -> None:
     db.session.execute(delete(BlindIndexEntry).where(BlindIndexEntry.case_id == case.id))
     db.session.execute(delete(BreakGlass).where(BreakGlass.case_id == case.id))
     db.session.execute(delete(Verification).where(Verification.case_id == case.id))
+    tasks.delete_case_tasks(case)
     documents.delete_case_documents(case)
     db.session.execute(
         update(StageChange).where(StageChange.case_id == case.id).values(reason_enc=None)
@@ -429,6 +432,7 @@ SHREDDED_TABLES = (
     BreakGlass.__tablename__,
     Verification.__tablename__,
     *documents.SHREDDED_TABLES,
+    *tasks.SHREDDED_TABLES,
 )
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import load_only
 from accounts.forms import ConfirmForm
 from accounts.guards import current_staff, reauth_redirect, reauth_required, role_required
 from accounts.models import Role, User
-from cases import access, documents, duplicates, encryption, services
+from cases import access, documents, duplicates, encryption, services, tasks
 from cases.encryption import CaseError
 from cases.forms import (
     AssignForm,
@@ -36,6 +36,7 @@ from cases.forms import (
     NoteForm,
     ReopenForm,
     StageForm,
+    TaskForm,
     VerificationForm,
 )
 from cases.models import (
@@ -116,7 +117,8 @@ def _clear(form: CaseForm) -> services.ClearFields:
 @bp.get("/")
 @role_required(*STAFF)
 def index() -> ResponseReturnValue:
-    """A caseworker's own cases; for admins, every case without identity fields."""
+    """A caseworker's own cases and their tasks due this week; for admins, every case
+    without identity fields."""
     user = current_staff()
     if user.role is Role.ADMIN:
         return render_template(
@@ -138,9 +140,12 @@ def index() -> ResponseReturnValue:
         Case.stage_changed_at,
     )
     cases = db.session.scalars(query.options(shown).order_by(Case.stage_changed_at)).all()
-    return render_template(
+    page = render_template(
         "cases/index.html",
         cases=cases,
+        # The home's tasks panel; a filtered list shows the matching cases alone.
+        tasks=None if stage or risk else tasks.home_tasks(user),
+        task_done_form=ConfirmForm(),
         moment=now(),
         stage=stage,
         risk=risk,
@@ -148,6 +153,8 @@ def index() -> ResponseReturnValue:
         risks=list(RiskLevel),
         next_actions=NEXT_ACTIONS,
     )
+    db.session.commit()  # a written task's title is an audited opening of its case
+    return page
 
 
 @bp.get("/find")
@@ -212,13 +219,17 @@ def detail(case: Case) -> ResponseReturnValue:
     break_glass = access.break_glass_history(case)
     access_changes = access.access_history(case)
     document_entries = documents.documents_for(case)
+    open_tasks, done_tasks = tasks.tasks_for(case)
     people = [change.actor_id for change, _ in history] + [note.author_id for note, _ in notes]
     people += [grant.admin_id for grant, _ in break_glass]
     people += [entry.document.created_by_id for entry in document_entries]
     people += [change.actor_id for change in access_changes]
     people += [change.staff_id for change in access_changes]
+    people += [entry.task.assignee_id for entry in open_tasks + done_tasks]
+    people += [entry.task.done_by_id for entry in done_tasks] + list(case.assignee_ids)
     if verification is not None:
         people += [verification.recorded_by_id, verification.confirmed_by_id]
+    names = _staff_names(people)
     page = render_template(
         "cases/detail.html",
         case=case,
@@ -228,16 +239,27 @@ def detail(case: Case) -> ResponseReturnValue:
         verification=verification,
         break_glass=break_glass,
         access_changes=access_changes,
-        names=_staff_names(people),
+        names=names,
         note_form=NoteForm(),
         stage_form=_stage_form(case),
         verification_form=VerificationForm(),
         confirm_form=ConfirmForm(),
         documents=document_entries,
         document_form=DocumentForm(),
+        open_tasks=open_tasks,
+        done_tasks=done_tasks,
+        task_form=_task_form(case, names),
     )
     db.session.commit()  # the read is audited
     return page
+
+
+def _task_form(case: Case, names: dict[int, str]) -> TaskForm:
+    form = TaskForm()
+    form.assignee.choices = [("", _("Any of the case's caseworkers"))] + [
+        (str(user_id), names.get(user_id, "")) for user_id in sorted(case.assignee_ids)
+    ]
+    return form
 
 
 def _stage_form(case: Case) -> StageForm:

@@ -15,11 +15,14 @@ from cases import (
     finance_sealer,
     money_views,
     review_views,
+    task_views,
+    tasks,
     transparency,
     views,
 )
 from finance.free_text import add_case_sealer
 from fundraising.presentation import add_drive_page_section
+from security import jobs
 from security.blind_index import add_reindexer
 from security.keystore import add_key_holder
 from security.rotation import add_resealer
@@ -30,6 +33,8 @@ def init_app(app: Flask) -> None:
     for blueprint in (views.bp, views.lockdown_bp, money_views.bp, review_views.bp, cli.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(document_views.bp)
+    app.register_blueprint(task_views.bp)
+    jobs.add_task(app, tasks.DIGEST_TASK, tasks.send_digest)
     add_drive_page_section(app, transparency.render_spending)
     add_resealer(app, encryption.CASE_KEYS)
     add_key_holder(app, encryption.CASE_KEY_HOLDER)

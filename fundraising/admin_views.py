@@ -22,7 +22,7 @@ from accounts.forms import ConfirmForm
 from accounts.guards import current_staff, role_required
 from accounts.models import Role
 from extensions import db
-from fundraising import card_testing, drives, sharing
+from fundraising import card_testing, drive_translations, drives, sharing
 from fundraising.covers import InvalidImage, set_cover
 from fundraising.forms import DonationForm, DriveForm, ExtendForm
 from fundraising.models import Drive, DriveStatus
@@ -148,7 +148,7 @@ def new() -> ResponseReturnValue:
 @bp.route("/<int:drive_id>", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def edit(drive_id: int) -> ResponseReturnValue:
-    """Change a drive's settings, story and cover."""
+    """Change a drive's settings, story and cover; list its translations."""
     drive = _drive_or_404(drive_id)
     form = DriveForm(obj=drive)
     if request.method == "GET":
@@ -178,6 +178,7 @@ def edit(drive_id: int) -> ResponseReturnValue:
         confirm_form=ConfirmForm(),
         extend_form=ExtendForm(),
         channels=sharing.raised_by_channel(drive.id),
+        translations=drive_translations.by_language(drive_translations.translations_of(drive.id)),
     )
 
 

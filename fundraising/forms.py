@@ -145,3 +145,29 @@ class UpdateForm(FlaskForm):
         ],
     )
     is_emailed = BooleanField(_l("Email it to the donors who asked for updates"))
+
+
+class DriveTranslationForm(FlaskForm):
+    """A drive's title and story in another language (checked in drive_translations.py)."""
+
+    title = StringField(_l("Title"))
+    story = TextAreaField(_l("Story (Markdown; no HTML)"))
+
+
+class UpdateTranslationForm(FlaskForm):
+    """An update's title and text in another language, by the update's own rules."""
+
+    title = StringField(
+        _l("Title (optional)"),
+        validators=[
+            Optional(),
+            Length(max=160, message=_l("Keep the title under 160 characters.")),
+        ],
+    )
+    body = TextAreaField(
+        _l("Update (Markdown; no HTML)"),
+        validators=[
+            DataRequired(message=_l("Write the update: its text cannot be empty.")),
+            Length(max=20000, message=_l("Keep the update under 20000 characters.")),
+        ],
+    )

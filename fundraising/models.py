@@ -299,6 +299,36 @@ class DriveUpdate(Model):
         return self.edited_at or self.posted_at
 
 
+class DriveTranslation(Model):
+    """A drive's title and story in another language than its own (English), written by an
+    admin (fundraising/drive_translations.py): readers of that language see it instead."""
+
+    __tablename__ = "drive_translations"
+
+    drive_id: Mapped[int] = mapped_column(
+        ForeignKey("drives.id", ondelete="CASCADE"), primary_key=True
+    )
+    locale: Mapped[str] = mapped_column(String(16), primary_key=True)
+    title: Mapped[str] = mapped_column(String(160))
+    # Empty: readers of the language get the original story under the translated title.
+    story: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class UpdateTranslation(Model):
+    """A drive update's title and text in another language, as for the drive itself."""
+
+    __tablename__ = "update_translations"
+
+    update_id: Mapped[int] = mapped_column(
+        ForeignKey("drive_updates.id", ondelete="CASCADE"), primary_key=True
+    )
+    locale: Mapped[str] = mapped_column(String(16), primary_key=True)
+    title: Mapped[str] = mapped_column(String(160), default="")
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
 RECEIPT_SEQUENCE = "receipts"  # the organisation's one sequence of receipt numbers
 
 

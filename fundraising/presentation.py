@@ -16,8 +16,8 @@ from flask_babel import ngettext
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from fundraising import drives, payment_methods, services, sharing
-from fundraising.models import Drive
+from fundraising import drive_translations, drives, payment_methods, services, sharing
+from fundraising.models import Drive, DriveUpdate
 from fundraising.money import exponent, format_money, to_major_string
 from fundraising.updates import updates_for
 from security import locales
@@ -89,19 +89,20 @@ def _shorten(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:-\u2013\u2014") + "…"
 
 
-def share_meta(drive: Drive) -> dict[str, Any]:
-    """The link preview (Open Graph, Twitter card, meta description); every URL absolute."""
+def share_meta(drive: Drive, text: drive_translations.DriveText) -> dict[str, Any]:
+    """The link preview (Open Graph, Twitter card, meta description) from the drive's `text`
+    in the reader's language; every URL absolute."""
     organisation = current_app.config["ORGANISATION_NAME"]
-    description = story_summary(drive.story) or _(
+    description = story_summary(text.story) or _(
         "%(title)s: a fundraising drive by %(organisation)s.",
-        title=drive.title,
+        title=text.title,
         organisation=organisation,
     )
     if drive.cover is not None:
         # The version in the URL: a scraper that kept the old cover fetches the new one.
         image = external_url("fundraising.cover", slug=drive.slug, v=drive.cover.version)
         width, height, image_type = drive.cover.width, drive.cover.height, "image/jpeg"
-        alt = drive.cover.alt_text or drive.title
+        alt = drive.cover.alt_text or text.title
     else:
         # The card's words are in the page's language: a scraper that read this page in
         # Spanish gets the Spanish card (English, the default, keeps the plain address).
@@ -109,11 +110,20 @@ def share_meta(drive: Drive) -> dict[str, Any]:
         language = {} if locale == locales.DEFAULT else {"lang": locale}
         image = external_url("fundraising.share_card", slug=drive.slug, **language)
         (width, height), image_type = SHARE_CARD_SIZE, "image/png"
-        alt = _("%(title)s: how much has been raised of the goal", title=drive.title)
+        alt = _("%(title)s: how much has been raised of the goal", title=text.title)
+    # One address per language, so search engines index each and link readers to their own:
+    # the page's canonical address names its language (English, the default, has none).
+    plain = sharing.drive_link(drive)
+    locale = locales.current()
+    alternates = [
+        (code, plain if code == locales.DEFAULT else f"{plain}?lang={code}")
+        for code in locales.LANGUAGES
+    ]
     return {
-        "title": drive.title,
+        "title": text.title,
         "description": description,
-        "url": sharing.drive_link(drive),
+        "url": dict(alternates)[locale] if locale in locales.LANGUAGES else plain,
+        "alternates": [*alternates, ("x-default", plain)],
         "site_name": organisation,
         "image": image,
         "image_type": image_type,
@@ -238,18 +248,38 @@ def script_messages(drive: Drive) -> dict[str, Any]:
     }
 
 
+def _other_language(text_locale: str, page_locale: str) -> str | None:
+    return None if text_locale == page_locale else text_locale
+
+
+def _shown_update(
+    item: DriveUpdate, shown: drive_translations.UpdateText, page_locale: str
+) -> tuple[DriveUpdate, str, Markup, str | None]:
+    return item, shown.title, render_story(shown.body), _other_language(shown.locale, page_locale)
+
+
 def drive_context(drive: Drive) -> dict[str, Any]:
-    """Everything the drive page template needs."""
+    """Everything the drive page template needs, in the reader's language: the title, story
+    and updates translated where an admin translated them."""
     config = current_app.config
     moment = now()
+    locale = locales.current()
+    text = drive_translations.drive_text(drive, locale)
+    items = updates_for(drive.id)
+    translated = drive_translations.update_texts(items, locale)
     fixed = 0 if exponent(drive.currency) == 0 else int(config["STRIPE_FEE_FIXED_MINOR"])
     return {
         "drive": drive,
         "is_open": drives.is_open(drive, moment),
         "has_started": drive.starts_at <= moment,
-        "story_html": render_story(drive.story),
-        # Newest first, each through the story's own sanitiser.
-        "updates": [(item, render_story(item.body)) for item in updates_for(drive.id)],
+        "drive_title": text.title,
+        # The language of a text shown in another than the page's (the English original of
+        # an untranslated drive, say), for a lang attribute; None when it is the page's.
+        "title_lang": _other_language(text.locale, locale),
+        "story_html": render_story(text.story),
+        "story_lang": _other_language(text.story_locale, locale),
+        # Newest first, each through the story's own sanitiser: (update, title, HTML, lang).
+        "updates": [_shown_update(item, translated[item.id], locale) for item in items],
         "recent": services.recent_gifts(drive),
         "suggested": [
             (to_major_string(amount, drive.currency), format_money(amount, drive.currency))
@@ -269,7 +299,7 @@ def drive_context(drive: Drive) -> dict[str, Any]:
         "extra_sections": [
             section for render in _sections() if (section := render(drive)) is not None
         ],
-        "meta": share_meta(drive),
-        "share": sharing.share_panel(drive),
+        "meta": share_meta(drive, text),
+        "share": sharing.share_panel(drive, text.title),
         "script_messages": script_messages(drive),
     }

@@ -1,12 +1,13 @@
 """The share card: the image a link preview shows for a drive without a cover.
 
 1200x630 PNG (the size Facebook, X, WhatsApp and Telegram crop least): the organisation, the
-drive's title, raised of goal and a progress bar, with the words in the reader's language (laid
-out right to left, the bar filling from the right, for Arabic). Only those figures go in: no
-donor's name, message or count of anything but donors, and Pillow writes no text chunks. Link
-scrapers can come in a burst when a drive spreads, so the view keeps each card per worker for
-SHARE_CARD_SECONDS, keyed by language and a time bucket of that length: a card is drawn at most
-once per period per worker and language, and shows the total as it was at the period's start.
+drive's title (its translation, where an admin wrote one), raised of goal and a progress bar,
+with the words in the reader's language (laid out right to left, the bar filling from the
+right, for Arabic). Only those figures go in: no donor's name, message or count of anything
+but donors, and Pillow writes no text chunks. Link scrapers can come in a burst when a drive
+spreads, so the view keeps each card per worker for SHARE_CARD_SECONDS, keyed by language and
+a time bucket of that length: a card is drawn at most once per period per worker and language,
+and shows the total as it was at the period's start.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from PIL import Image, ImageDraw, ImageFont, features
 
+from fundraising.drive_translations import drive_text
 from fundraising.models import Drive, DriveStatus
 from fundraising.money import format_money
 from fundraising.presentation import bar_width, percent
@@ -98,7 +100,7 @@ def _card_figures(drive: Drive, locale: str) -> CardFigures:
     )
     return CardFigures(
         organisation=str(current_app.config["ORGANISATION_NAME"]),
-        title=drive.title,
+        title=drive_text(drive, locale).title,  # the card's language: English without raqm
         raised=format_money(raised_minor, drive.currency, locale),
         goal=goal,
         percent=share,

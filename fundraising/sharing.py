@@ -65,10 +65,11 @@ def _query(**values: str) -> str:
     return urlencode(values, quote_via=quote)
 
 
-def share_links(drive: Drive) -> tuple[ShareLink, ...]:
+def share_links(drive: Drive, title: str | None = None) -> tuple[ShareLink, ...]:
     """One link per service, each carrying its own channel code and nothing else (the
-    services keep their own names; only "Email" is translated)."""
-    title = drive.title
+    services keep their own names; only "Email" is translated). `title`: the drive's title
+    in the reader's language (its own by default)."""
+    title = drive.title if title is None else title
 
     def url(channel: str) -> str:
         return drive_link(drive, channel)
@@ -97,11 +98,13 @@ def share_links(drive: Drive) -> tuple[ShareLink, ...]:
     )
 
 
-def share_panel(drive: Drive) -> SharePanel:
-    """Everything the share control on the drive and thank-you pages needs."""
+def share_panel(drive: Drive, title: str | None = None) -> SharePanel:
+    """Everything the share control on the drive and thank-you pages needs, with the drive's
+    `title` in the reader's language (its own by default)."""
+    title = drive.title if title is None else title
     return SharePanel(
-        title=drive.title,
-        links=share_links(drive),
+        title=title,
+        links=share_links(drive, title),
         copy_url=drive_link(drive, COPIED_LINK),
         sheet_url=drive_link(drive, SHARE_SHEET),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
@@ -15,6 +16,8 @@ from typing import Any
 import stripe
 import urllib3
 from flask import current_app
+
+from security import metrics
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +114,9 @@ class PooledHTTPClient(stripe.HTTPClient):
     and reading the answer: about 1.5 ms of the 13 ms a gift costs. The proxy, if any, is read
     from the environment once, here. Errors become the library's APIConnectionError, retryable
     for timeouts and refused or dropped connections, as RequestsClient does, so the library's
-    retry (with the same idempotency key) and our GatewayUnavailable behave as before."""
+    retry (with the same idempotency key) and our GatewayUnavailable behave as before. Each
+    try is timed and each failure counted for /metrics (security/metrics.py), by resource and
+    kind only."""
 
     name = "urllib3"
 
@@ -141,6 +146,19 @@ class PooledHTTPClient(stripe.HTTPClient):
         *,
         _usage: list[str] | None = None,
     ) -> tuple[Any, int, Mapping[str, str]]:  # the body as bytes, as RequestsClient gives it
+        resource = _resource(url)
+        started = time.perf_counter()
+        try:
+            response = self._request(method, url, headers, post_data)
+        finally:
+            metrics.observe_stripe_request(resource, time.perf_counter() - started)
+        if response[1] >= 400:
+            metrics.count_stripe_error(_error_kind(response[1]))
+        return response
+
+    def _request(
+        self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any
+    ) -> tuple[Any, int, Mapping[str, str]]:
         try:
             response = self._pool.request(
                 method.upper(),
@@ -152,14 +170,18 @@ class PooledHTTPClient(stripe.HTTPClient):
                 redirect=False,
             )
         except urllib3.exceptions.SSLError as error:
+            metrics.count_stripe_error("unreachable")
             raise stripe.APIConnectionError(
                 "Stripe's certificate did not verify", should_retry=False
             ) from error
         except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError) as error:
+            timed_out = isinstance(error, urllib3.exceptions.TimeoutError)
+            metrics.count_stripe_error("timeout" if timed_out else "unreachable")
             raise stripe.APIConnectionError(
                 f"Stripe did not answer ({type(error).__name__})", should_retry=True
             ) from error
         except urllib3.exceptions.HTTPError as error:
+            metrics.count_stripe_error("unreachable")
             raise stripe.APIConnectionError(
                 f"Stripe could not be reached ({type(error).__name__})", should_retry=False
             ) from error
@@ -178,6 +200,23 @@ class PooledHTTPClient(stripe.HTTPClient):
 
     def close(self) -> None:
         self._pool.clear()
+
+
+def _resource(url: str) -> str:
+    """The API resource a call is about (/v1/payment_intents/pi_... is payment_intents): a
+    metric's label, never the object's id."""
+    parts = urllib.parse.urlsplit(url).path.strip("/").split("/")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _error_kind(status: int) -> str:
+    """What kind of failure Stripe's HTTP status says it was (Stripe's documented codes)."""
+    kinds = {402: "card_declined", 401: "authentication", 403: "authentication"}
+    if status in kinds:
+        return kinds[status]
+    if status == 429:
+        return "rate_limited"
+    return "server_error" if status >= 500 else "invalid_request"
 
 
 class StripeGateway:

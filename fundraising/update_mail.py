@@ -23,7 +23,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from accounts import mail
 from extensions import db
-from fundraising import updates
+from fundraising import drive_translations, updates
 from fundraising.models import DriveUpdate
 from security import jobs, locales
 from security.urls import external_url
@@ -94,19 +94,21 @@ def update_message(
 
 
 def _update_text(update: DriveUpdate, leave: str, language: str) -> tuple[str, str]:
-    """The subject and the text, in the language forced around the call."""
+    """The subject and the text, in the language forced around the call (the update and the
+    drive's title in their translation to it, where an admin wrote one by sending time)."""
     drive = update.drive
+    text = drive_translations.update_texts([update], language)[update.id]
     organisation = current_app.config["ORGANISATION_NAME"]
     link = external_url("fundraising.drive_page", slug=drive.slug) + f"#update-{update.id}"
-    heading = update.title or _("An update")
+    heading = text.title or _("An update")
     posted = format_date(update.posted_at, "dd MMMM yyyy", locale=language)
     read_it = _("Read it on the drive's page:")
     why = _(
         "You get this because you asked for updates when you gave to %(title)s.",
-        title=drive.title,
+        title=drive_translations.drive_text(drive, language).title,
     )
     stop = _("To stop them, open this link (one click, nothing to fill in):")
-    body = f"{heading}\n{posted}\n\n{update.body}\n\n{read_it}\n{link}\n\n{why}\n{stop}\n{leave}\n"
+    body = f"{heading}\n{posted}\n\n{text.body}\n\n{read_it}\n{link}\n\n{why}\n{stop}\n{leave}\n"
     # A neutral subject: a notification on a locked phone shows it to anyone nearby.
     return _("An update from %(organisation)s", organisation=organisation), body
 

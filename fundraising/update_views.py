@@ -23,11 +23,12 @@ from accounts.forms import ConfirmForm
 from accounts.guards import current_staff, role_required
 from accounts.models import Role
 from extensions import db
-from fundraising import drives, update_mail, updates
+from fundraising import drive_translations, drives, update_mail, updates
 from fundraising.feed import updates_feed
 from fundraising.forms import UpdateForm
 from fundraising.models import Drive, DriveStatus, DriveUpdate
 from fundraising.public_cache import public_cache
+from security import locales
 
 bp = Blueprint("drive_updates", __name__, url_prefix="/admin/drives/<int:drive_id>/updates")
 public_bp = Blueprint("drive_updates_public", __name__)
@@ -94,7 +95,7 @@ def index(drive_id: int) -> ResponseReturnValue:
 @bp.route("/<int:update_id>", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def edit(drive_id: int, update_id: int) -> ResponseReturnValue:
-    """Correct an update (not mailed again)."""
+    """Correct an update (not mailed again); list its translations."""
     drive = _drive_or_404(drive_id)
     update = _update_or_404(drive.id, update_id)
     form = UpdateForm(obj=update)
@@ -109,7 +110,14 @@ def edit(drive_id: int, update_id: int) -> ResponseReturnValue:
             flash(_("Update saved."), "info")
             return redirect(url_for("drive_updates.index", drive_id=drive.id))
     return render_template(
-        "fundraising/admin/update_edit.html", drive=drive, update=update, form=form
+        "fundraising/admin/update_edit.html",
+        drive=drive,
+        update=update,
+        form=form,
+        translations=drive_translations.by_language(
+            drive_translations.update_translations_of(update.id)
+        ),
+        confirm_form=ConfirmForm(),
     ), (400 if request.method == "POST" else 200)
 
 
@@ -153,4 +161,5 @@ def unsubscribe(token: str) -> ResponseReturnValue:
         db.session.rollback()
         return render_template("fundraising/unsubscribe.html", drive=None), 400
     db.session.commit()
-    return render_template("fundraising/unsubscribe.html", drive=drive)
+    title = drive_translations.drive_text(drive, locales.current()).title
+    return render_template("fundraising/unsubscribe.html", drive=drive, drive_title=title)

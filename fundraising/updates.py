@@ -36,7 +36,8 @@ class UpdateText:
     body: str
 
 
-def _checked(text: UpdateText) -> UpdateText:
+def check_text(text: UpdateText) -> UpdateText:
+    """The update's title and text trimmed, or UpdateError saying what is wrong."""
     title, body = text.title.strip(), text.body.strip()
     if not body:
         raise UpdateError(_("Write the update: its text cannot be empty."))
@@ -50,7 +51,7 @@ def _checked(text: UpdateText) -> UpdateText:
 def post_update(drive: Drive, text: UpdateText, *, is_emailed: bool, actor: User) -> DriveUpdate:
     """Publish an update on the drive's page and feed (audited); with `is_emailed`, mail it to
     the donors who asked, in a job started once the caller commits."""
-    checked = _checked(text)
+    checked = check_text(text)
     update = DriveUpdate(
         drive_id=drive.id,
         drive=drive,
@@ -76,7 +77,7 @@ def post_update(drive: Drive, text: UpdateText, *, is_emailed: bool, actor: User
 
 def edit_update(update: DriveUpdate, text: UpdateText, *, actor: User) -> None:
     """Change an update's title and text (audited); it is not mailed again."""
-    checked = _checked(text)
+    checked = check_text(text)
     update.title, update.body = checked.title, checked.body
     update.edited_at = now()
     audit.record(actor, "drive_update.edited", "drive_update", update.id, drive=update.drive_id)

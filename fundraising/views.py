@@ -29,6 +29,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from extensions import db, limiter
 from fundraising import (
     card_testing,
+    drive_translations,
     drives,
     payment_methods,
     presentation,
@@ -51,7 +52,7 @@ from fundraising.stripe_gateway import (
     PaymentDeclined,
     current_gateway,
 )
-from security import locales, transactions
+from security import locales, metrics, transactions
 from security.addresses import request_network
 from security.errors import json_errors
 from security.headers import allows_stripe, csp_nonce
@@ -112,8 +113,10 @@ def _error(message: object, status: int, **extra: Any) -> ResponseReturnValue:
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    """Drives that are taking gifts now."""
-    return render_template("fundraising/index.html", drives=drives.live_drives())
+    """Drives that are taking gifts now (their titles in the reader's language)."""
+    live = drives.live_drives()
+    titles = drive_translations.drive_titles(live, locales.current())
+    return render_template("fundraising/index.html", drives=live, titles=titles)
 
 
 @bp.get("/drives/<slug>")
@@ -303,19 +306,23 @@ def _charge(
             )
         )
         message = presentation.decline_message(error.code, str(error))
+        metrics.count_gift("failed")
         return _error(message, 400, donation_id=donation_id, field="card")
     except GatewayUnavailable:
         unreachable = DonationStatus.UNREACHABLE
         _settle(partial(services.record_payment_failure, donation_id, unreachable))
         log.warning("Stripe unreachable while creating a payment for drive %s", drive_id)
+        metrics.count_gift("error")
         return _error(UNAVAILABLE, 503, donation_id=donation_id)
     except GatewayRejected as error:
         _settle(partial(services.record_payment_failure, donation_id, failed, str(error)))
         message = presentation.decline_message(None, str(error), presentation.REFUSED)
+        metrics.count_gift("error")  # Stripe refused the request itself: ours to look into
         return _error(message, 400, donation_id=donation_id)
     _settle(partial(services.record_payment, result, donation_id))
     if services.STRIPE_STATUS.get(result.status) is failed:
         card_testing.record_decline(drive_id, request_network())
+        metrics.count_gift("failed")
         return _error(
             result.error_message or _("Your card was declined."),
             400,
@@ -323,6 +330,7 @@ def _charge(
             field="card",
         )
     status = result.status if result.status in ("succeeded", "requires_action") else "processing"
+    metrics.count_gift(status)
     return jsonify(donation_id=donation_id, status=status, client_secret=result.client_secret)
 
 
@@ -346,12 +354,14 @@ def thanks(slug: str) -> ResponseReturnValue:
         if result is not None:
             _settle(partial(services.record_payment, result, donation_id))
     is_own = donation is not None and donation.id in session.get(GIFTS_KEY, [])
+    title = drive_translations.drive_text(drive, locales.current()).title
     return render_template(
         "fundraising/thanks.html",
         drive=drive,
+        drive_title=title,
         donation=donation if is_own else None,
         donor=services.donor_details(donation) if is_own and donation else {},
-        share=sharing.share_panel(drive),
+        share=sharing.share_panel(drive, title),
     )
 
 
@@ -430,14 +440,19 @@ def stripe_webhook() -> ResponseReturnValue:
     try:
         event = current_gateway().verify_webhook(payload, request.headers.get("Stripe-Signature"))
     except InvalidSignature:
+        metrics.count_webhook("", "invalid_signature", ())
         return _error("The signature is missing, wrong or too old.", 400)
+    event_type, handled = str(event.get("type") or ""), webhooks.handled_types()
     try:
         outcome = transactions.committed(partial(webhooks.receive_event, event))
     except ValueError:
         db.session.rollback()
+        metrics.count_webhook(event_type, "not_an_event", handled)
         return _error("Not a Stripe event.", 400)
     except Exception as error:  # any failure: undo all, let Stripe retry
         db.session.rollback()
         log.error("webhook %s failed: %s", event.get("type"), type(error).__name__)
+        metrics.count_webhook(event_type, "error", handled)
         return _error("The event could not be applied; it will be retried.", 500)
+    metrics.count_webhook(event_type, outcome, handled)
     return jsonify(received=True, outcome=outcome)

@@ -42,6 +42,12 @@ def handler_for(event_type: str) -> Handler | None:
     return handlers.get(event_type)
 
 
+def handled_types() -> frozenset[str]:
+    """The event types this app has handlers for (the only ones a metric label names)."""
+    handlers: dict[str, Handler] = current_app.extensions.get(HANDLERS_KEY, {})
+    return frozenset(handlers)
+
+
 def receive_event(event: dict[str, Any]) -> str:
     """Store the event id and apply it; return the outcome. The caller commits.
 

@@ -15,6 +15,7 @@ from fundraising import (
     cli,
     receipt_mail,
     services,
+    translation_views,
     update_mail,
     update_views,
     views,
@@ -42,6 +43,7 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.register_blueprint(update_views.bp)
     app.register_blueprint(update_views.public_bp)
+    app.register_blueprint(translation_views.bp)
     update_mail.init_app(app)
     receipt_mail.init_app(app)
     cli.add_stripe_commands(

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from flask import Flask
 
-from security import backup_cli, cli, errors, headers, jobs, keystore, locales, uploads, views
+from security import (
+    backup_cli,
+    cli,
+    errors,
+    headers,
+    jobs,
+    keystore,
+    locales,
+    metrics,
+    uploads,
+    views,
+)
 from security.cookies import SignedCookieSessions
 
 
@@ -17,6 +28,7 @@ def init_app(app: Flask) -> None:
     headers.init_app(app)
     errors.init_app(app)
     jobs.init_app(app)
+    metrics.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(cli.keys_bp)
     app.register_blueprint(cli.jobs_bp)

@@ -56,6 +56,17 @@ class Clock:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_translations() -> Iterator[None]:
+    """Flask-Babel keeps loaded catalogues on the one `extensions.babel`, by language, for
+    every app in the process: a test that brings its own catalogue must not leave it to the
+    next test, which reads the shipped ones."""
+    yield
+    from extensions import babel
+
+    babel.domain_instance.cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2id with tiny cost parameters, so tests that hash often stay quick.
 

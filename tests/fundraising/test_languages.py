@@ -505,3 +505,17 @@ def test_the_drive_and_thank_you_pages_have_no_english_left_in_each_shipped_lang
             if not any(marker in node for marker in NOT_UI) and node not in own
         )
         assert not left, f"English left on the {name} page in {language}: {left}"
+
+
+def test_each_language_has_its_own_address_for_search_engines(app):
+    make_drive(app)
+    client = app.test_client()
+    english = client.get(PAGE).text
+    base = "http://localhost" + PAGE
+    assert f'<link rel="canonical" href="{base}">' in english
+    for code in ("es", "fr", "pt", "ru", "ar"):
+        assert f'<link rel="alternate" hreflang="{code}" href="{base}?lang={code}">' in english
+    assert f'<link rel="alternate" hreflang="x-default" href="{base}">' in english
+    spanish = client.get(PAGE + "?lang=es").text
+    assert f'<link rel="canonical" href="{base}?lang=es">' in spanish
+    assert f'<meta property="og:url" content="{base}?lang=es">' in spanish
