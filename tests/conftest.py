@@ -63,7 +63,10 @@ def _fresh_translations() -> Iterator[None]:
     yield
     from extensions import babel
 
-    babel.domain_instance.cache.clear()
+    # The Domain is made on first use (inside an app); after a test there may be no app left.
+    domain = babel.__dict__.get("domain_instance")
+    if domain is not None:
+        domain.cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -23,3 +23,13 @@ def test_robots_keeps_search_engines_out_of_staff_and_one_person_pages(client):
     for path in ("/admin/", "/cases/", "/finance/", "/login", "/drives/*/thanks", "/updates/"):
         assert f"Disallow: {path}" in lines
     assert "Allow: /" in lines
+
+
+def test_only_public_drive_pages_ask_to_be_indexed(app, client):
+    from tests.factories import make_drive
+
+    make_drive(app)
+    for path in ("/", "/drives/relocation"):
+        assert '<meta name="robots" content="index, follow">' in client.get(path).text
+    for path in ("/login", "/drives/no-such-drive"):
+        assert '<meta name="robots" content="noindex, nofollow">' in client.get(path).text
